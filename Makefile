@@ -1,0 +1,27 @@
+# The two commands a newcomer needs:  make up  (run everything)  and  make test  (run the tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: up test install lint bench clean-data
+
+$(VENV)/.installed: pyproject.toml scripts/install.sh
+	./scripts/install.sh
+
+install: $(VENV)/.installed
+
+up: install
+	$(VENV)/bin/copiloto up
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check services tests bench migrations
+	$(VENV)/bin/ruff format --check services tests bench migrations
+	$(VENV)/bin/mypy services/core
+
+bench: install
+	$(PY) bench/job_overhead.py
+
+clean-data:
+	rm -rf data/

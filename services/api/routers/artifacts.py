@@ -1,0 +1,38 @@
+"""Artifacts produced by jobs (suggestions, critiques, ideas, scenes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from services.api.deps import ArtifactId, StateDep
+from services.core.artifacts.repository import ArtifactRepository
+from services.core.artifacts.schemas import ArtifactOut
+from services.core.db import transaction
+from services.core.errors import NotFound
+
+router = APIRouter(tags=["artifacts"])
+
+
+@router.get("/artifacts")
+def list_artifacts(
+    state: StateDep,
+    book_id: str | None = Query(None, max_length=64),
+    chapter_id: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=500),
+) -> list[ArtifactOut]:
+    """Artifacts, newest first, filtered by book or chapter."""
+    with transaction(state.sessions) as session:
+        found = ArtifactRepository(session).list(
+            book_id=book_id, chapter_id=chapter_id, limit=limit
+        )
+        return [ArtifactOut.model_validate(a) for a in found]
+
+
+@router.get("/artifacts/{artifact_id}")
+def get_artifact(artifact_id: ArtifactId, state: StateDep) -> ArtifactOut:
+    """One artifact."""
+    with transaction(state.sessions) as session:
+        artifact = ArtifactRepository(session).get(artifact_id)
+        if artifact is None:
+            raise NotFound(f"artifact {artifact_id!r} not found")
+        return ArtifactOut.model_validate(artifact)

@@ -1,0 +1,82 @@
+"""Liveness, readiness of every dependency, and a quick LLM round-trip."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.api.deps import StateDep
+from services.api.state import AppState
+from services.core.health import Check, check_database, check_llm, check_redis, timed
+from services.core.llm.client import LLMError
+
+public = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"])
+
+
+@public.get("/health")
+def health() -> dict[str, str]:
+    """The API process is up."""
+    return {"status": "ok"}
+
+
+def _check_worker(state: AppState) -> Check:
+    def probe() -> tuple[str, str]:
+        replies = state.celery.control.ping(timeout=1.0, limit=1)
+        if not replies:
+            return "down", "no Celery worker answered the ping"
+        return "up", ", ".join(name for reply in replies for name in reply)
+
+    return timed(probe)
+
+
+@router.get("/ready")
+def ready(state: StateDep) -> JSONResponse:
+    """Each dependency with its state (up, down, loading); 503 unless all are up."""
+    s = state.settings
+    probes = {
+        "database": lambda: check_database(state.engine),
+        "redis": lambda: check_redis(state.redis),
+        "worker": lambda: _check_worker(state),
+        "llm": lambda: check_llm(s.llm_base_url, s.openai_model, s.openai_api_key),
+    }
+    with ThreadPoolExecutor(len(probes)) as pool:
+        futures = {name: pool.submit(probe) for name, probe in probes.items()}
+        checks = {name: future.result() for name, future in futures.items()}
+    ok = all(c.ok for c in checks.values())
+    body: dict[str, Any] = {"ready": ok, "checks": {n: c.as_dict() for n, c in checks.items()}}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+class LLMTest(BaseModel):
+    prompt: str = Field(default="Reply with the single word: OK", min_length=1, max_length=2000)
+    max_tokens: int = Field(default=16, ge=1, le=256)
+
+
+@router.post("/test-llm")
+def test_llm(state: StateDep, body: LLMTest | None = None) -> JSONResponse:
+    """Send one short prompt straight to the LLM and report the answer and its latency."""
+    request = body or LLMTest()
+    started = time.perf_counter()
+    try:
+        completion = state.llm.stream_chat(
+            [{"role": "user", "content": request.prompt}],
+            on_delta=lambda _: None,
+            max_tokens=request.max_tokens,
+            temperature=0.0,
+        )
+    except LLMError as exc:
+        return JSONResponse({"ok": False, "detail": str(exc)}, status_code=503)
+    return JSONResponse(
+        {
+            "ok": True,
+            "text": completion.text,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            **completion.receipt(),
+        }
+    )

@@ -1,0 +1,147 @@
+"""Jobs: submit, inspect, list, cancel, and follow live events over SSE."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from services.api.deps import JobId, StateDep
+from services.api.state import AppState
+from services.core.db import transaction
+from services.core.errors import ServiceUnavailable
+from services.core.jobs import service
+from services.core.jobs.events import decode_event, stream_key
+from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate, JobOut, JobPage, JobStatus
+
+router = APIRouter(tags=["jobs"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a request with the same key to get the same job back",
+    ),
+]
+
+
+def submit_job(state: AppState, request: JobCreate, idempotency_key: str | None) -> JSONResponse:
+    """Commit the job row, then send the message: a worker never sees a job that isn't stored."""
+    with transaction(state.sessions) as session:
+        job, created = service.create_job(session, request, idempotency_key)
+        snapshot = service.job_snapshot(job)
+        queue = service.queue_for(job)
+    if created:
+        try:
+            state.dispatcher.dispatch(job.id, queue)
+        except Exception as exc:
+            with transaction(state.sessions) as session:
+                service.fail_undispatched(session, job.id, f"broker unavailable: {exc}")
+            raise ServiceUnavailable(
+                "the job broker (Redis) is unavailable; the job was not queued, try again shortly"
+            ) from exc
+    return JSONResponse({**snapshot, "job_id": job.id}, status_code=202 if created else 200)
+
+
+@router.post("/jobs", status_code=202, response_model=JobOut)
+def create_job(body: JobCreate, state: StateDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """Submit a job; answers 202 with the queued job (200 with the existing one for a repeated key)."""
+    return submit_job(state, body, idempotency_key)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: JobId, state: StateDep) -> JobOut:
+    """A job's status, progress, message, result, error and timings."""
+    with transaction(state.sessions) as session:
+        return JobOut.model_validate(service.job_snapshot(service.get_job(session, job_id)))
+
+
+@router.get("/jobs")
+def list_jobs(
+    state: StateDep,
+    book_id: str | None = Query(None, max_length=64),
+    status: JobStatus | None = None,
+    kind: str | None = Query(None, max_length=32),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> JobPage:
+    """Jobs, newest first, filtered by book, status and kind."""
+    with transaction(state.sessions) as session:
+        jobs, total = service.list_jobs(
+            session, book_id=book_id, status=status, kind=kind, limit=limit, offset=offset
+        )
+        items = [JobOut.model_validate(service.job_snapshot(j)) for j in jobs]
+    return JobPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: JobId, state: StateDep) -> JobOut:
+    """Cancel a queued or running job (409 if it already ended)."""
+    with transaction(state.sessions) as session:
+        snapshot = service.job_snapshot(service.cancel_job(session, job_id))
+    state.publisher.final(job_id, snapshot)
+    return JobOut.model_validate(snapshot)
+
+
+def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(
+    job_id: JobId,
+    request: Request,
+    state: StateDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+) -> StreamingResponse:
+    """Server-sent events: `status` first, then `progress`, `delta`, `reset`, and a last `final`."""
+
+    def snapshot() -> dict[str, Any]:
+        with transaction(state.sessions) as session:
+            return service.job_snapshot(service.get_job(session, job_id))
+
+    first = await run_in_threadpool(snapshot)
+    key = stream_key(job_id)
+
+    async def events() -> AsyncIterator[str]:
+        yield _sse("status", first)
+        cursor = last_event_id or "0-0"
+        already_over = first["status"] in TERMINAL_STATUSES
+        while True:
+            batch = await state.aredis.xread(
+                {key: cursor}, count=256, block=None if already_over else 15_000
+            )
+            entries = batch[0][1] if batch else []
+            for entry_id, fields in entries:
+                cursor = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                event = decode_event(fields)
+                kind = str(event.pop("type", "message"))
+                if kind == "final":
+                    yield _sse("final", event, cursor)
+                    return
+                yield _sse(kind, event, cursor)
+            if already_over:
+                # The stream expired or never got its final event: the catalog row answers.
+                yield _sse("final", first)
+                return
+            if not entries:
+                if await request.is_disconnected():
+                    return
+                latest = await run_in_threadpool(snapshot)
+                if latest["status"] in TERMINAL_STATUSES:
+                    already_over, first_state = True, latest
+                    first.update(first_state)
+                    continue
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

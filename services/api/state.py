@@ -1,0 +1,52 @@
+"""Process-wide resources of the API, built once at start-up from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from celery import Celery
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.config import Settings
+from services.core.db import make_engine, make_session_factory
+from services.core.jobs.events import JobEventPublisher
+from services.core.llm.client import LLMClient
+from services.worker.celery_app import CeleryDispatcher, create_celery
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    aredis: aioredis.Redis
+    celery: Celery
+    dispatcher: CeleryDispatcher
+    llm: LLMClient
+    publisher: JobEventPublisher
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppState:
+        engine = make_engine(settings.database_url)
+        sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        celery = create_celery(settings)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            redis=sync_redis,
+            aredis=aioredis.Redis.from_url(settings.redis_url),
+            celery=celery,
+            dispatcher=CeleryDispatcher(celery),
+            llm=LLMClient(settings),
+            publisher=JobEventPublisher(sync_redis, settings.job_events_ttl_s),
+        )
+
+    async def close(self) -> None:
+        await self.aredis.aclose()
+        self.redis.close()
+        self.engine.dispose()

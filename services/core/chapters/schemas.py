@@ -1,0 +1,80 @@
+"""Request and response shapes for chapters and their revisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.core.ids import ID_PATTERN
+
+
+def _strip_title(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("title must not be blank")
+    return value.strip()
+
+
+class ChapterSave(BaseModel):
+    book_id: str = Field(pattern=ID_PATTERN, max_length=64)
+    title: str = Field(min_length=1, max_length=300)
+    text: str = Field(description="Chapter text (Markdown or plain text)")
+    position: int | None = Field(default=None, ge=1, description="Defaults to the end of the book")
+
+    _title = field_validator("title")(_strip_title)
+
+
+class ChapterUpdate(BaseModel):
+    book_id: str = Field(pattern=ID_PATTERN, max_length=64)
+    chapter_id: str = Field(pattern=ID_PATTERN, max_length=64)
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    text: str | None = None
+    expected_revision: int | None = Field(
+        default=None, ge=1, description="Answer 409 if the chapter moved past this revision"
+    )
+
+    _title = field_validator("title")(_strip_title)
+
+
+class ChapterSaved(BaseModel):
+    book_id: str
+    chapter_id: str
+    revision: int
+    title: str
+    word_count: int
+    file: str
+
+
+class RevisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    title: str
+    source: str
+    created_at: datetime
+    word_count: int = 0
+    text: str | None = None
+
+
+class ChapterOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    book_id: str
+    position: int
+    title: str
+    current_revision: int
+    word_count: int
+    content_hash: str
+    summary: str | None
+    metadata: dict[str, Any] = Field(default_factory=dict, validation_alias="meta")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChapterDetail(ChapterOut):
+    text: str
+    revisions: list[RevisionOut]

@@ -1,0 +1,96 @@
+"""The one settings object: every tunable of every service, read from the environment or `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Env names follow DESIGN §2 so existing `.env` files keep working."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # LLM (OpenAI-compatible server)
+    openai_api_key: str = Field(default="not-needed", alias="OPENAI_API_KEY")
+    openai_model: str = Field(default="book-llm", alias="OPENAI_MODEL")
+    llm_base_url: str = Field(default="http://127.0.0.1:8015/v1", alias="LLM_BASE_URL")
+    llm_timeout_s: float = Field(default=120.0, alias="LLM_TIMEOUT")
+    llm_connect_timeout_s: float = Field(default=5.0, alias="LLM_CONNECT_TIMEOUT")
+    llm_max_retries: int = Field(default=3, alias="LLM_MAX_RETRIES")
+    llm_max_tokens: int = Field(default=512, alias="LLM_MAX_TOKENS")
+    llm_temperature: float = Field(default=0.7, alias="LLM_TEMPERATURE")
+    # How much chapter text goes into one prompt. The small CPU model has ~2k tokens per slot;
+    # raise this with a bigger context on vLLM.
+    llm_prompt_chars: int = Field(default=4000, alias="LLM_PROMPT_CHARS")
+    # Local launcher of the LLM server
+    llm_engine: str = Field(default="auto", alias="LLM_ENGINE")  # auto | llamacpp | vllm
+    llm_host: str = Field(default="127.0.0.1", alias="LLM_HOST")
+    llm_port: int = Field(default=8015, alias="LLM_PORT")
+    llm_parallel: int = Field(default=4, alias="LLM_PARALLEL")
+    llm_context: int = Field(default=8192, alias="LLM_CONTEXT")
+    llm_threads: int = Field(default=2, alias="LLM_THREADS")
+    llm_model_path: str | None = Field(default=None, alias="LLM_MODEL_PATH")
+
+    # Memory (Chroma); unset host means the embedded store
+    chroma_host: str | None = Field(default="127.0.0.1", alias="CHROMA_HOST")
+    chroma_port: int = Field(default=8001, alias="CHROMA_PORT")
+
+    # Storage
+    data_dir: Path = Field(default=Path("./data"), alias="DATA_DIR")
+    database_url_override: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
+
+    # API / UI
+    api_token: str | None = Field(default=None, alias="API_TOKEN")
+    api_url: str = Field(default="http://127.0.0.1:8010", alias="API_URL")
+    api_host: str = Field(default="127.0.0.1", alias="API_HOST")
+    api_port: int = Field(default=8010, alias="API_PORT")
+    ui_port: int = Field(default=8501, alias="UI_PORT")
+    cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8501", "http://localhost:8501"], alias="CORS_ORIGINS"
+    )
+
+    # Limits
+    max_text_chars: int = Field(default=1_000_000, alias="MAX_TEXT_CHARS")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, alias="MAX_BODY_BYTES")
+
+    # Jobs. A task must finish well inside the broker's visibility timeout, otherwise Redis
+    # hands the still-running message to a second worker; the job lease (heartbeat) is the
+    # second line of defence against that double run.
+    job_soft_time_limit_s: int = Field(default=240, alias="JOB_SOFT_TIME_LIMIT")
+    job_time_limit_s: int = Field(default=270, alias="JOB_TIME_LIMIT")
+    broker_visibility_timeout_s: int = Field(default=300, alias="BROKER_VISIBILITY_TIMEOUT")
+    job_heartbeat_s: float = Field(default=2.0, alias="JOB_HEARTBEAT")
+    job_lease_s: float = Field(default=10.0, alias="JOB_LEASE")
+    job_recovery_scan_s: float = Field(default=5.0, alias="JOB_RECOVERY_SCAN")
+    job_events_ttl_s: int = Field(default=86_400, alias="JOB_EVENTS_TTL")
+    job_progress_flush_s: float = Field(default=0.5, alias="JOB_PROGRESS_FLUSH")
+    llm_worker_concurrency: int = Field(default=4, alias="LLM_WORKER_CONCURRENCY")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("chroma_host", "api_token", "database_url_override", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def database_url(self) -> str:
+        if self.database_url_override:
+            return self.database_url_override
+        return f"sqlite:///{(self.data_dir / 'copiloto.db').resolve()}"
+
+    @property
+    def chapters_dir(self) -> Path:
+        return self.data_dir / "chapters"

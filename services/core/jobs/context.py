@@ -1,0 +1,85 @@
+"""What a job handler receives: its job, the settings, the LLM, and a reporter for progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.config import Settings
+from services.core.jobs.events import JobEventPublisher
+from services.core.llm.client import LLMClient
+
+
+class JobStopped(Exception):
+    """The job was cancelled, or its lease passed to another worker: stop now, write nothing."""
+
+
+class JobReporter:
+    """Publishes progress and text deltas; the lease thread copies the latest progress to SQL."""
+
+    PROGRESS_EVERY_S = 0.2
+
+    def __init__(self, job_id: str, publisher: JobEventPublisher) -> None:
+        self.job_id = job_id
+        self.publisher = publisher
+        self.fraction = 0.0
+        self.message = ""
+        self.stopped = threading.Event()
+        self._last_progress_at = 0.0
+
+    def check(self) -> None:
+        if self.stopped.is_set():
+            raise JobStopped(self.job_id)
+
+    def progress(self, fraction: float, message: str, *, force: bool = True) -> None:
+        self.check()
+        fraction = max(self.fraction, min(1.0, fraction))  # progress never goes backwards
+        self.fraction, self.message = fraction, message
+        now = time.monotonic()
+        # Stage changes go out at once; per-token updates at most every PROGRESS_EVERY_S.
+        if force or now - self._last_progress_at >= self.PROGRESS_EVERY_S:
+            self._last_progress_at = now
+            self.publisher.publish(
+                self.job_id,
+                {"type": "progress", "progress": round(fraction, 4), "message": message},
+            )
+
+    def delta(self, text: str) -> None:
+        self.check()
+        self.publisher.publish(self.job_id, {"type": "delta", "text": text})
+
+    def reset(self, reason: str) -> None:
+        """Tells clients to drop the text streamed so far (a retry starts the generation anew)."""
+        self.publisher.publish(self.job_id, {"type": "reset", "message": reason})
+
+
+@dataclass
+class ArtifactDraft:
+    kind: str
+    title: str
+    text: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class JobOutput:
+    result: dict[str, Any]
+    artifact: ArtifactDraft | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    kind: str
+    book_id: str | None
+    chapter_id: str | None
+    params: dict[str, Any]
+    settings: Settings
+    sessions: sessionmaker[Session]
+    llm: LLMClient
+    reporter: JobReporter

@@ -1,0 +1,46 @@
+"""Live job events on a Redis stream per job: progress, text deltas and the final state.
+
+A stream rather than pub/sub: a client that connects late (or reconnects with Last-Event-ID)
+replays what it missed instead of losing the first deltas.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+STREAM_MAXLEN = 20_000
+
+
+def stream_key(job_id: str) -> str:
+    return f"copiloto:job:{job_id}:events"
+
+
+def encode_event(event: dict[str, Any]) -> dict[str, str]:
+    return {"data": json.dumps(event, ensure_ascii=False, default=str)}
+
+
+def decode_event(fields: dict[Any, Any]) -> dict[str, Any]:
+    raw = fields.get(b"data", fields.get("data", "{}"))
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    decoded: dict[str, Any] = json.loads(raw)
+    return decoded
+
+
+class JobEventPublisher:
+    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> None:
+        key = stream_key(job_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(key, encode_event(event), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def final(self, job_id: str, snapshot: dict[str, Any]) -> None:
+        self.publish(job_id, {"type": "final", **snapshot})

@@ -1,0 +1,136 @@
+"""All SQL about jobs, including the lease that keeps a job on exactly one worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from services.core.db import utcnow
+from services.core.jobs.models import Job
+
+
+class JobRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, job: Job) -> Job:
+        self.session.add(job)
+        self.session.flush()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.session.get(Job, job_id)
+
+    def by_idempotency_key(self, key: str) -> Job | None:
+        return self.session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+
+    def page(
+        self,
+        *,
+        book_id: str | None,
+        status: str | None,
+        kind: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Job], int]:
+        filters = []
+        if book_id is not None:
+            filters.append(Job.book_id == book_id)
+        if status is not None:
+            filters.append(Job.status == status)
+        if kind is not None:
+            filters.append(Job.kind == kind)
+        where = and_(*filters) if filters else and_(True)
+        total = int(self.session.scalar(select(func.count()).select_from(Job).where(where)) or 0)
+        stmt = (
+            select(Job)
+            .where(where)
+            .order_by(Job.created_at.desc(), Job.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return self.session.scalars(stmt).all(), total
+
+    def claim(self, job_id: str, worker_id: str, lease_s: float) -> bool:
+        """Take the job if it is queued or its holder's lease expired; atomic across workers."""
+        now = utcnow()
+        stmt = (
+            update(Job)
+            .where(
+                Job.id == job_id,
+                or_(
+                    Job.status == "queued",
+                    and_(
+                        Job.status == "running", Job.heartbeat_at < now - timedelta(seconds=lease_s)
+                    ),
+                ),
+            )
+            .values(
+                status="running",
+                message="Started",
+                worker_id=worker_id,
+                heartbeat_at=now,
+                started_at=func.coalesce(Job.started_at, now),
+                attempts=Job.attempts + 1,
+                error=None,
+            )
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def renew(self, job_id: str, worker_id: str, progress: float, message: str) -> bool:
+        """Heartbeat plus the latest progress; False when the job was cancelled or taken over."""
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+            .values(heartbeat_at=utcnow(), progress=progress, message=message[:500])
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        status: str,
+        worker_id: str | None = None,
+        message: str = "",
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        from_statuses: Sequence[str] = ("running",),
+    ) -> bool:
+        """Move to a final (or back to queued) state, fenced by the current holder."""
+        conditions = [Job.id == job_id, Job.status.in_(from_statuses)]
+        if worker_id is not None:
+            conditions.append(Job.worker_id == worker_id)
+        values: dict[str, Any] = {"status": status, "message": message[:500]}
+        if status in ("succeeded", "failed", "cancelled"):
+            values["finished_at"] = utcnow()
+        if status == "succeeded":
+            values["progress"] = 1.0
+        if status == "queued":
+            values["worker_id"] = None
+        if result is not None:
+            values["result"] = result
+        if error is not None:
+            values["error"] = error[:4000]
+        stmt = update(Job).where(*conditions).values(**values)
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def stale_running(self, older_than: datetime) -> Sequence[Job]:
+        stmt = select(Job).where(Job.status == "running", Job.heartbeat_at < older_than)
+        return self.session.scalars(stmt).all()
+
+    def requeue_if_stale(self, job_id: str, older_than: datetime) -> bool:
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running", Job.heartbeat_at < older_than)
+            .values(
+                status="queued",
+                worker_id=None,
+                message="The worker running this job stopped; it was queued again",
+            )
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,241 @@
+"""Runs one job on a worker: claim the lease, keep it alive, call the handler, store the outcome.
+
+Safe to call twice for the same job id (a redelivered message, a recovered job): a finished job
+is left alone, a job held by a live worker is skipped, and one artifact per job is enforced by
+the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.artifacts.models import Artifact
+from services.core.artifacts.repository import ArtifactRepository
+from services.core.config import Settings
+from services.core.db import transaction, utcnow
+from services.core.errors import DomainError
+from services.core.files import ChapterFiles
+from services.core.jobs.context import JobContext, JobOutput, JobReporter, JobStopped
+from services.core.jobs.events import JobEventPublisher
+from services.core.jobs.repository import JobRepository
+from services.core.jobs.schemas import TERMINAL_STATUSES
+from services.core.jobs.service import JobDispatcher, job_snapshot, queue_for
+from services.core.llm.client import LLMClient, LLMError, TransientLLMError
+from services.core.writing.suggest import run_suggest
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[JobContext], JobOutput]
+HANDLERS: dict[str, Handler] = {"suggest": run_suggest}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str  # succeeded | failed | cancelled | skipped | retry
+    retry_in_s: float | None = None
+
+
+@dataclass
+class WorkerDeps:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    llm: LLMClient
+
+    @property
+    def publisher(self) -> JobEventPublisher:
+        return JobEventPublisher(self.redis, self.settings.job_events_ttl_s)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class _Lease(threading.Thread):
+    """Renews the job's heartbeat and copies progress to SQL; notices cancellation."""
+
+    def __init__(self, deps: WorkerDeps, job_id: str, worker_id: str, reporter: JobReporter):
+        super().__init__(name=f"lease-{job_id[:8]}", daemon=True)
+        self.deps, self.job_id, self.worker_id, self.reporter = deps, job_id, worker_id, reporter
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.deps.settings.job_heartbeat_s):
+            try:
+                with transaction(self.deps.sessions) as session:
+                    held = JobRepository(session).renew(
+                        self.job_id, self.worker_id, self.reporter.fraction, self.reporter.message
+                    )
+            except Exception:  # a database hiccup must not kill the job; the next beat retries
+                log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
+                continue
+            if not held:
+                self.reporter.stopped.set()
+                return
+
+
+def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
+    worker_id = worker_identity()
+    publisher = deps.publisher
+    with transaction(deps.sessions) as session:
+        repo = JobRepository(session)
+        job = repo.get(job_id)
+        if job is None or job.status in TERMINAL_STATUSES:
+            return RunOutcome("skipped")
+        if not repo.claim(job_id, worker_id, deps.settings.job_lease_s):
+            return RunOutcome("skipped")  # a live worker holds it
+    with transaction(deps.sessions) as session:
+        job = JobRepository(session).get(job_id)
+        assert job is not None
+        ctx_fields = (job.kind, job.book_id, job.chapter_id, dict(job.params), job.attempts)
+        publisher.publish(job_id, {"type": "status", **job_snapshot(job)})
+    kind, book_id, chapter_id, params, attempts = ctx_fields
+    reporter = JobReporter(job_id, publisher)
+    if attempts > 1:
+        reporter.reset(f"Attempt {attempts}: starting again")
+    ctx = JobContext(
+        job_id=job_id,
+        kind=kind,
+        book_id=book_id,
+        chapter_id=chapter_id,
+        params=params,
+        settings=deps.settings,
+        sessions=deps.sessions,
+        llm=deps.llm,
+        reporter=reporter,
+    )
+    lease = _Lease(deps, job_id, worker_id, reporter)
+    lease.start()
+    try:
+        output = HANDLERS[kind](ctx)
+        reporter.check()
+    except JobStopped:
+        return _stopped(deps, job_id)
+    except TransientLLMError as exc:
+        if attempts < max_attempts:
+            delay = min(30.0, 2.0**attempts)
+            message = f"LLM unavailable ({exc}); retrying in {delay:.0f}s (attempt {attempts}/{max_attempts})"
+            _finish(deps, job_id, worker_id, "queued", message=message)
+            reporter.reset(message)
+            return RunOutcome("retry", retry_in_s=delay)
+        return _fail(deps, job_id, worker_id, f"LLM unavailable after {attempts} attempts: {exc}")
+    except (LLMError, DomainError) as exc:
+        return _fail(deps, job_id, worker_id, str(exc))
+    except Exception as exc:
+        log.exception("job %s (%s) crashed", job_id, kind)
+        return _fail(deps, job_id, worker_id, f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        lease.done.set()
+    return _succeed(deps, job_id, worker_id, output)
+
+
+def _artifact_id(job_id: str) -> str:
+    # Derived from the job, so a second run of the same job writes the same file name.
+    return job_id.replace("-", "")[:20]
+
+
+def _succeed(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -> RunOutcome:
+    result = dict(output.result)
+    draft = output.artifact
+    with transaction(deps.sessions) as session:
+        job = JobRepository(session).get(job_id)
+        assert job is not None
+        if draft is not None:
+            artifacts = ArtifactRepository(session)
+            artifact = artifacts.for_job(job_id)
+            if artifact is None:
+                artifact_id = _artifact_id(job_id)
+                path = ChapterFiles(deps.settings.chapters_dir).write_artifact(
+                    draft.kind, draft.title, artifact_id, draft.text
+                )
+                artifact = artifacts.add(
+                    Artifact(
+                        id=artifact_id,
+                        job_id=job_id,
+                        kind=draft.kind,
+                        book_id=job.book_id,
+                        chapter_id=job.chapter_id,
+                        title=draft.title,
+                        text=draft.text,
+                        data=draft.data,
+                        file_name=Path(path).name,
+                    )
+                )
+            result["artifact_id"] = artifact.id
+            result["file"] = artifact.file_name
+        finished = JobRepository(session).finish(
+            job_id, status="succeeded", worker_id=worker_id, message="Done", result=result
+        )
+        if not finished:
+            session.rollback()
+            return _stopped(deps, job_id)
+    _publish_final(deps, job_id)
+    return RunOutcome("succeeded")
+
+
+def _finish(
+    deps: WorkerDeps,
+    job_id: str,
+    worker_id: str,
+    status: str,
+    *,
+    message: str,
+    error: str | None = None,
+) -> bool:
+    with transaction(deps.sessions) as session:
+        return JobRepository(session).finish(
+            job_id, status=status, worker_id=worker_id, message=message, error=error
+        )
+
+
+def _fail(deps: WorkerDeps, job_id: str, worker_id: str, error: str) -> RunOutcome:
+    if not _finish(deps, job_id, worker_id, "failed", message="Failed", error=error):
+        return _stopped(deps, job_id)
+    _publish_final(deps, job_id)
+    return RunOutcome("failed")
+
+
+def _stopped(deps: WorkerDeps, job_id: str) -> RunOutcome:
+    with transaction(deps.sessions) as session:
+        job = JobRepository(session).get(job_id)
+        status = job.status if job is not None else "skipped"
+    if status == "cancelled":
+        _publish_final(deps, job_id)
+        return RunOutcome("cancelled")
+    return RunOutcome("skipped")
+
+
+def _publish_final(deps: WorkerDeps, job_id: str) -> None:
+    with transaction(deps.sessions) as session:
+        job = JobRepository(session).get(job_id)
+        if job is not None:
+            deps.publisher.final(job_id, job_snapshot(job))
+
+
+def recover_stale_jobs(
+    sessions: sessionmaker[Session], dispatcher: JobDispatcher, lease_s: float
+) -> list[str]:
+    """Queue again the jobs whose worker stopped renewing its lease (killed, lost its host)."""
+    cutoff = utcnow() - timedelta(seconds=lease_s)
+    recovered: list[str] = []
+    with transaction(sessions) as session:
+        repo = JobRepository(session)
+        candidates = [(job.id, queue_for(job)) for job in repo.stale_running(cutoff)]
+    for job_id, queue in candidates:
+        with transaction(sessions) as session:
+            # Only the scanner whose update wins sends the job, so it is not sent twice.
+            won = JobRepository(session).requeue_if_stale(job_id, cutoff)
+        if won:
+            dispatcher.dispatch(job_id, queue)
+            recovered.append(job_id)
+    return recovered

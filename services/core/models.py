@@ -1,0 +1,9 @@
+"""Imports every catalog model so that `Base.metadata` knows all tables (Alembic, tests)."""
+
+from services.core.artifacts.models import Artifact
+from services.core.books.models import Book
+from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.db import Base
+from services.core.jobs.models import Job
+
+__all__ = ["Artifact", "Base", "Book", "Chapter", "ChapterRevision", "Job"]

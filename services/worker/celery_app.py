@@ -1,0 +1,46 @@
+"""The Celery application: JSON only, late acks, one message at a time, two queues."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from services.core.config import Settings
+
+RUN_JOB_TASK = "copiloto.run_job"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("copiloto", broker=settings.redis_url)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,  # the SQL job row is the durable result
+        # A message is acked only after the task ends, and a worker killed mid-task gives the
+        # message back instead of dropping it.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.job_soft_time_limit_s,
+        task_time_limit=settings.job_time_limit_s,
+        # Redis redelivers an unacked message after this long; every task must end before it,
+        # or it would run twice (the job lease catches that case too).
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        task_queues=(Queue("llm"), Queue("index")),
+        task_default_queue="llm",
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+class CeleryDispatcher:
+    """Sends committed jobs to the workers."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def dispatch(self, job_id: str, queue: str) -> None:
+        self.app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)

@@ -1,0 +1,66 @@
+"""Celery entry point (`celery -A services.worker.tasks worker`): thin tasks over the job runner."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cache
+from typing import Any
+
+import redis
+from celery import Task
+from celery.signals import worker_ready, worker_shutdown
+
+from services.core.config import Settings
+from services.core.db import make_engine, make_session_factory
+from services.core.jobs.runner import RunOutcome, WorkerDeps, recover_stale_jobs, run_job
+from services.core.llm.client import LLMClient
+from services.worker.celery_app import RUN_JOB_TASK, CeleryDispatcher, create_celery
+
+log = logging.getLogger(__name__)
+
+settings = Settings()
+app = create_celery(settings)
+
+
+@cache
+def deps() -> WorkerDeps:
+    # Built lazily inside the process that runs tasks, so no connection crosses a fork.
+    return WorkerDeps(
+        settings=settings,
+        sessions=make_session_factory(make_engine(settings.database_url)),
+        redis=redis.Redis.from_url(settings.redis_url),
+        llm=LLMClient(settings),
+    )
+
+
+@app.task(bind=True, name=RUN_JOB_TASK, max_retries=None)
+def run_job_task(self: Task, job_id: str) -> str:
+    outcome: RunOutcome = run_job(job_id, deps(), max_attempts=settings.llm_max_retries + 1)
+    if outcome.status == "retry":
+        raise self.retry(countdown=outcome.retry_in_s)
+    return outcome.status
+
+
+_stop_recovery = threading.Event()
+
+
+def _recovery_loop() -> None:
+    dispatcher = CeleryDispatcher(app)
+    while not _stop_recovery.wait(settings.job_recovery_scan_s):
+        try:
+            recovered = recover_stale_jobs(deps().sessions, dispatcher, settings.job_lease_s)
+            if recovered:
+                log.warning("re-queued jobs whose worker stopped: %s", ", ".join(recovered))
+        except Exception:
+            log.warning("stale-job scan failed; will retry", exc_info=True)
+
+
+@worker_ready.connect
+def _start_recovery(**_: Any) -> None:
+    threading.Thread(target=_recovery_loop, name="job-recovery", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop(**_: Any) -> None:
+    _stop_recovery.set()

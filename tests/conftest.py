@@ -1,0 +1,205 @@
+"""Real services for the whole test session: Redis, PostgreSQL, the LLM server, workers and the API.
+
+Each is started once per session (the LLM server loads in about a second; workers and the API in
+a few). Tests get their own Redis database number so a developer's running stack is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from services.core.config import Settings
+from services.core.migrate import upgrade
+from services.launcher import llm_server
+from services.launcher.cli import api_argv, redis_server_binary, worker_argv
+from services.launcher.processes import ProcessGroup, http_ok, port_open, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Settings of a developer's shell must not leak into the services under test.
+for _name in ("DATABASE_URL", "DATA_DIR", "API_TOKEN", "LLM_BASE_URL", "REDIS_URL", "CHROMA_HOST"):
+    os.environ.pop(_name, None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def logs_dir() -> Path:
+    path = ARTIFACTS / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_base(logs_dir: Path) -> Iterator[str]:
+    """The machine's Redis on 6379, or a private redis-server when none listens there."""
+    if port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379"
+        return
+    group = ProcessGroup(logs_dir)
+    port = free_port()
+    proc = group.start(
+        "redis", [redis_server_binary(), "--port", str(port), "--save", "", "--appendonly", "no"]
+    )
+    wait_until(lambda: port_open("127.0.0.1", port), timeout=20, what="redis", proc=proc)
+    yield f"redis://127.0.0.1:{port}"
+    group.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_url(logs_dir: Path) -> Iterator[str]:
+    """The real llama.cpp server with the packaged SmolLM2 model, on a free port."""
+    port = free_port()
+    settings = Settings(LLM_PORT=port)  # type: ignore[call-arg]
+    argv = llm_server.llamacpp_argv(
+        settings, llm_server.packaged_model_path(), llm_server.llama_server_binary()
+    )
+    group = ProcessGroup(logs_dir)
+    proc = group.start("llm", argv)
+    url = f"http://127.0.0.1:{port}/v1"
+    wait_until(lambda: http_ok(f"{url}/models"), timeout=120, what="llama-server", proc=proc)
+    yield url
+    group.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, dropped at the end."""
+    name = f"copiloto_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_redis_db_counter = iter(range(15, 1, -1))
+
+
+@dataclass
+class Stack:
+    """A running API plus workers over one catalog, one Redis database and one LLM URL."""
+
+    env: dict[str, str]
+    data_dir: Path
+    api_url: str
+    group: ProcessGroup
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(_env_file=None, **self.env)  # type: ignore[call-arg]
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def start_worker(self, queue: str = "llm", name: str | None = None) -> subprocess.Popen[bytes]:
+        argv = worker_argv(self.settings, queue)
+        argv[argv.index("-n") + 1] = f"{name or queue}-{uuid.uuid4().hex[:6]}@%h"
+        proc = self.group.start(name or f"worker-{queue}", argv, self.env)
+        self.workers[name or queue] = proc
+        return proc
+
+    def stop(self) -> None:
+        self.group.stop()
+
+
+def start_stack(
+    tmp: Path,
+    *,
+    redis_base: str,
+    llm_url: str,
+    logs_dir: Path,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    with_worker: bool = True,
+) -> Stack:
+    data_dir = tmp / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    api_port = free_port()
+    env = {
+        "DATA_DIR": str(data_dir),
+        "REDIS_URL": f"{redis_base}/{next(_redis_db_counter)}",
+        "LLM_BASE_URL": llm_url,
+        "API_PORT": str(api_port),
+        "API_URL": f"http://127.0.0.1:{api_port}",
+        **({"DATABASE_URL": database_url} if database_url else {}),
+        **(extra_env or {}),
+    }
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    stack = Stack(env, data_dir, env["API_URL"], ProcessGroup(logs_dir / tmp.name))
+    upgrade(stack.settings.database_url)
+    if with_worker:
+        stack.start_worker("llm")
+    api = stack.group.start("api", api_argv(stack.settings), env)
+    wait_until(lambda: http_ok(f"{stack.api_url}/health"), timeout=60, what="API", proc=api)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_base: str, llm_url: str, logs_dir: Path
+) -> Iterator[Stack]:
+    """The shared stack on SQLite: API, one `llm` worker, the real LLM."""
+    running = start_stack(
+        tmp_path_factory.mktemp("stack"), redis_base=redis_base, llm_url=llm_url, logs_dir=logs_dir
+    )
+    with running.client() as client:
+        wait_until(
+            lambda: client.get("/ready").status_code == 200,
+            timeout=60,
+            what="stack readiness",
+            proc=None,
+        )
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.client() as client:
+        yield client
+
+
+@pytest.fixture()
+def book(api: httpx.Client) -> dict[str, str]:
+    response = api.post("/books", json={"title": "O Mar", "language": "pt-BR", "genre": "drama"})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+@pytest.fixture()
+def chapter(api: httpx.Client, book: dict[str, str]) -> dict[str, object]:
+    response = api.post(
+        "/chapter/save",
+        json={
+            "book_id": book["id"],
+            "title": "A partida",
+            "text": "Ana olhou o mar pela última vez antes de embarcar no navio para Lisboa.",
+        },
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def pytest_report_header() -> str:
+    return f"copiloto tests: python {sys.version.split()[0]}, postgres {POSTGRES_ADMIN_URL}"
