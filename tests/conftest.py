@@ -27,7 +27,9 @@ from services.launcher.processes import ProcessGroup, http_ok, port_open, wait_u
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 # Settings of a developer's shell must not leak into the services under test.
 for _name in ("DATABASE_URL", "DATA_DIR", "API_TOKEN", "LLM_BASE_URL", "REDIS_URL", "CHROMA_HOST"):
     os.environ.pop(_name, None)
@@ -90,7 +92,33 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_redis_db_counter = iter(range(15, 1, -1))
+_claimed_redis_dbs: list[tuple[str, int]] = []
+
+
+def claim_redis_db(redis_base: str) -> str:
+    """A Redis database no other test session uses right now (sessions may run side by side)."""
+    import redis
+
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{redis_base}/{db}")
+        if client.set("copiloto:test-session", os.getpid(), nx=True, ex=3600):
+            client.flushdb()
+            client.set("copiloto:test-session", os.getpid(), ex=3600)
+            _claimed_redis_dbs.append((redis_base, db))
+            return f"{redis_base}/{db}"
+    raise RuntimeError("no free Redis database for the tests (all of 1..15 are claimed)")
+
+
+def release_redis_dbs() -> None:
+    import redis
+
+    for base, db in _claimed_redis_dbs:
+        redis.Redis.from_url(f"{base}/{db}").flushdb()
+    _claimed_redis_dbs.clear()
+
+
+def pytest_sessionfinish() -> None:
+    release_redis_dbs()
 
 
 @dataclass
@@ -136,16 +164,13 @@ def start_stack(
     api_port = free_port()
     env = {
         "DATA_DIR": str(data_dir),
-        "REDIS_URL": f"{redis_base}/{next(_redis_db_counter)}",
+        "REDIS_URL": claim_redis_db(redis_base),
         "LLM_BASE_URL": llm_url,
         "API_PORT": str(api_port),
         "API_URL": f"http://127.0.0.1:{api_port}",
         **({"DATABASE_URL": database_url} if database_url else {}),
         **(extra_env or {}),
     }
-    import redis
-
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     stack = Stack(env, data_dir, env["API_URL"], ProcessGroup(logs_dir / tmp.name))
     upgrade(stack.settings.database_url)
     if with_worker:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -52,7 +54,7 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8010, alias="API_PORT")
     ui_port: int = Field(default=8501, alias="UI_PORT")
-    cors_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default=["http://127.0.0.1:8501", "http://localhost:8501"], alias="CORS_ORIGINS"
     )
 
@@ -71,12 +73,16 @@ class Settings(BaseSettings):
     job_recovery_scan_s: float = Field(default=5.0, alias="JOB_RECOVERY_SCAN")
     job_events_ttl_s: int = Field(default=86_400, alias="JOB_EVENTS_TTL")
     job_progress_flush_s: float = Field(default=0.5, alias="JOB_PROGRESS_FLUSH")
+    # Attempts per job when the LLM is unreachable (each waits 2, 4, 8 … s longer).
+    job_max_attempts: int = Field(default=3, ge=1, alias="JOB_MAX_ATTEMPTS")
     llm_worker_concurrency: int = Field(default=4, alias="LLM_WORKER_CONCURRENCY")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip().startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
@@ -84,6 +90,21 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _limits_are_consistent(self) -> Settings:
+        if (
+            not self.job_soft_time_limit_s
+            < self.job_time_limit_s
+            < self.broker_visibility_timeout_s
+        ):
+            raise ValueError(
+                "need JOB_SOFT_TIME_LIMIT < JOB_TIME_LIMIT < BROKER_VISIBILITY_TIMEOUT, or Redis "
+                "redelivers a still-running task to a second worker (visibility timeout)"
+            )
+        if self.job_heartbeat_s * 2 > self.job_lease_s:
+            raise ValueError("JOB_LEASE must be at least twice JOB_HEARTBEAT")
+        return self
 
     @cached_property
     def database_url(self) -> str:

@@ -36,7 +36,7 @@ def deps() -> WorkerDeps:
 
 @app.task(bind=True, name=RUN_JOB_TASK, max_retries=None)
 def run_job_task(self: Task, job_id: str) -> str:
-    outcome: RunOutcome = run_job(job_id, deps(), max_attempts=settings.llm_max_retries + 1)
+    outcome: RunOutcome = run_job(job_id, deps(), max_attempts=settings.job_max_attempts)
     if outcome.status == "retry":
         raise self.retry(countdown=outcome.retry_in_s)
     return outcome.status

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.api.deps import JobId, StateDep
+from services.api.sse import format_event
 from services.api.state import AppState
 from services.core.db import transaction
 from services.core.errors import ServiceUnavailable
@@ -88,11 +88,6 @@ def cancel_job(job_id: JobId, state: StateDep) -> JobOut:
     return JobOut.model_validate(snapshot)
 
 
-def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
-
-
 @router.get("/jobs/{job_id}/events")
 async def job_events(
     job_id: JobId,
@@ -110,7 +105,7 @@ async def job_events(
     key = stream_key(job_id)
 
     async def events() -> AsyncIterator[str]:
-        yield _sse("status", first)
+        yield format_event("status", first)
         cursor = last_event_id or "0-0"
         already_over = first["status"] in TERMINAL_STATUSES
         while True:
@@ -123,20 +118,21 @@ async def job_events(
                 event = decode_event(fields)
                 kind = str(event.pop("type", "message"))
                 if kind == "final":
-                    yield _sse("final", event, cursor)
+                    yield format_event("final", event, cursor)
                     return
-                yield _sse(kind, event, cursor)
+                yield format_event(kind, event, cursor)
             if already_over:
                 # The stream expired or never got its final event: the catalog row answers.
-                yield _sse("final", first)
+                yield format_event("final", first)
                 return
             if not entries:
                 if await request.is_disconnected():
                     return
+                # Quiet for a while: the row tells whether the job ended without a final event.
                 latest = await run_in_threadpool(snapshot)
                 if latest["status"] in TERMINAL_STATUSES:
-                    already_over, first_state = True, latest
-                    first.update(first_state)
+                    first.update(latest)
+                    already_over = True
                     continue
                 yield ": keep-alive\n\n"
 

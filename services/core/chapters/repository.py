@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.core.chapters.models import Chapter, ChapterRevision
@@ -15,10 +15,19 @@ class ChapterRepository:
         self.session = session
 
     def get(self, chapter_id: str, *, for_update: bool = False) -> Chapter | None:
+        if for_update:
+            # A no-op write takes the row lock (PostgreSQL) or the write lock (SQLite, whose
+            # SELECT ... FOR UPDATE does nothing) before we read the current revision, so
+            # concurrent overwrites queue up instead of picking the same next number.
+            self.session.execute(
+                update(Chapter)
+                .where(Chapter.id == chapter_id)
+                .values(current_revision=Chapter.current_revision)
+                .execution_options(synchronize_session=False)
+            )
         stmt = select(Chapter).where(Chapter.id == chapter_id)
         if for_update:
-            # Serialises concurrent updates on PostgreSQL; SQLite already serialises writers.
-            stmt = stmt.with_for_update()
+            stmt = stmt.execution_options(populate_existing=True)
         return self.session.scalars(stmt).first()
 
     def list_for_book(self, book_id: str) -> Sequence[Chapter]:

@@ -1,0 +1,368 @@
+"""A typed HTTP client for the Copiloto API; every failure surfaces as one readable `ApiError`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, NotRequired, Self, TypedDict, cast
+
+import httpx
+
+from services.core.config import Settings
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# `ApiError.status` when no HTTP answer came back at all (connection refused, timeout).
+NO_RESPONSE = 0
+
+
+class Book(TypedDict):
+    id: str
+    title: str
+    language: str
+    genre: str | None
+    synopsis: str | None
+    created_at: str
+    updated_at: str
+
+
+class Chapter(TypedDict):
+    id: str
+    book_id: str
+    position: int
+    title: str
+    current_revision: int
+    word_count: int
+    summary: NotRequired[str | None]
+    created_at: str
+    updated_at: str
+
+
+class Revision(TypedDict):
+    number: int
+    title: str
+    source: str
+    created_at: str
+    word_count: int
+
+
+class ChapterDetail(Chapter):
+    text: str
+    revisions: list[Revision]
+
+
+class ChapterSaved(TypedDict):
+    book_id: str
+    chapter_id: str
+    revision: int
+    title: str
+    word_count: int
+    file: str
+
+
+class Job(TypedDict):
+    id: str
+    kind: str
+    status: JobStatus
+    progress: float
+    message: str
+    book_id: str | None
+    chapter_id: str | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+
+
+class JobPage(TypedDict):
+    items: list[Job]
+    total: int
+    limit: int
+    offset: int
+
+
+class Check(TypedDict):
+    state: str  # up | down | loading
+    detail: str
+    ok: bool
+
+
+class Readiness(TypedDict):
+    ready: bool
+    checks: dict[str, Check]
+
+
+class Artifact(TypedDict):
+    id: str
+    kind: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One server-sent event of a job: status, progress, delta, reset or final."""
+
+    event: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+class ApiError(Exception):
+    """The API refused a request, failed, or could not be reached (status 0)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _validation_problem(problem: Any) -> str:
+    if not isinstance(problem, dict):
+        return str(problem)
+    # FastAPI prefixes where the value came from ("body", "query", "path"); the field is enough.
+    loc = [str(p) for p in problem.get("loc", []) if p not in ("body", "query", "path", "header")]
+    msg = str(problem.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{'.'.join(loc)}: {msg}" if loc else msg
+
+
+def error_message(status: int, body: Any, fallback: str = "") -> str:
+    """The API's error body as one sentence: `detail` text, or `field: msg` for 422 lists."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str) and detail:
+        return detail
+    if isinstance(detail, list) and detail:
+        return "; ".join(_validation_problem(p) for p in detail)
+    if isinstance(detail, dict):
+        return json.dumps(detail, ensure_ascii=False)
+    text = fallback.strip()[:300]
+    return f"HTTP {status}: {text}" if text else f"HTTP {status}"
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    raise ApiError(response.status_code, error_message(response.status_code, body, response.text))
+
+
+class ApiClient:
+    """One method per endpoint the UI uses; answers are the API's JSON as typed dicts."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiClient:
+        return cls(settings.api_url, settings.api_token)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(
+        self, method: str, path: str, *, ok_statuses: tuple[int, ...] = (), **kwargs: Any
+    ) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiError(
+                NO_RESPONSE, f"the API at {self.base_url} did not answer in time"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(NO_RESPONSE, f"cannot reach the API at {self.base_url}: {exc}") from exc
+        if response.status_code not in ok_statuses:
+            _raise_for(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, f"the API answered {path} with non-JSON") from exc
+
+    # Health
+    def ready(self) -> Readiness:
+        """Readiness of every dependency; a 503 still carries the checks, so it is no error."""
+        return cast(Readiness, self._request("GET", "/ready", ok_statuses=(503,)))
+
+    # Books
+    def list_books(self, limit: int = 100, offset: int = 0) -> list[Book]:
+        return cast(
+            list[Book], self._request("GET", "/books", params={"limit": limit, "offset": offset})
+        )
+
+    def create_book(
+        self,
+        title: str,
+        language: str,
+        genre: str | None = None,
+        synopsis: str | None = None,
+    ) -> Book:
+        body = {"title": title, "language": language, "genre": genre, "synopsis": synopsis}
+        return cast(Book, self._request("POST", "/books", json=body))
+
+    def get_book(self, book_id: str) -> Book:
+        return cast(Book, self._request("GET", f"/books/{book_id}"))
+
+    # Chapters
+    def list_chapters(self, book_id: str) -> list[Chapter]:
+        return cast(list[Chapter], self._request("GET", f"/books/{book_id}/chapters"))
+
+    def get_chapter(self, chapter_id: str) -> ChapterDetail:
+        return cast(ChapterDetail, self._request("GET", f"/chapters/{chapter_id}"))
+
+    def save_chapter(self, book_id: str, title: str, text: str) -> ChapterSaved:
+        body = {"book_id": book_id, "title": title, "text": text}
+        return cast(ChapterSaved, self._request("POST", "/chapter/save", json=body))
+
+    def update_chapter(
+        self,
+        book_id: str,
+        chapter_id: str,
+        *,
+        title: str | None = None,
+        text: str | None = None,
+        expected_revision: int | None = None,
+    ) -> ChapterSaved:
+        body = {
+            "book_id": book_id,
+            "chapter_id": chapter_id,
+            "title": title,
+            "text": text,
+            "expected_revision": expected_revision,
+        }
+        return cast(ChapterSaved, self._request("PUT", "/chapter/update", json=body))
+
+    # Jobs
+    def submit_job(
+        self,
+        kind: str,
+        *,
+        book_id: str | None = None,
+        chapter_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        body = {"kind": kind, "book_id": book_id, "chapter_id": chapter_id, "params": params or {}}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return cast(Job, self._request("POST", "/jobs", json=body, headers=headers))
+
+    def suggest(
+        self,
+        book_id: str,
+        chapter_id: str,
+        *,
+        instructions: str | None = None,
+        paths: int | None = None,
+        max_tokens: int | None = None,
+    ) -> Job:
+        params = {"instructions": instructions, "paths": paths, "max_tokens": max_tokens}
+        return self.submit_job(
+            "suggest",
+            book_id=book_id,
+            chapter_id=chapter_id,
+            params={k: v for k, v in params.items() if v is not None},
+        )
+
+    def get_job(self, job_id: str) -> Job:
+        return cast(Job, self._request("GET", f"/jobs/{job_id}"))
+
+    def list_jobs(
+        self,
+        *,
+        book_id: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> JobPage:
+        query = {"book_id": book_id, "status": status, "kind": kind, "limit": limit}
+        params = {k: v for k, v in {**query, "offset": offset}.items() if v is not None}
+        return cast(JobPage, self._request("GET", "/jobs", params=params))
+
+    def cancel_job(self, job_id: str) -> Job:
+        return cast(Job, self._request("POST", f"/jobs/{job_id}/cancel"))
+
+    def job_events(
+        self, job_id: str, *, last_event_id: str | None = None, read_timeout_s: float = 30.0
+    ) -> Iterator[JobEvent]:
+        """Follow a job's server-sent events until its `final` event (or the stream ends).
+
+        The server sends a keep-alive at least every 15 s, so a read that waits longer than
+        `read_timeout_s` means the connection is dead: that raises `ApiError(0, ...)`.
+        """
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        timeout = httpx.Timeout(10.0, read=read_timeout_s)
+        try:
+            with self._http.stream(
+                "GET", f"/jobs/{job_id}/events", headers=headers, timeout=timeout
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    _raise_for(response)
+                yield from parse_sse(response.iter_lines())
+        except httpx.HTTPError as exc:
+            raise ApiError(NO_RESPONSE, f"lost the event stream of job {job_id}: {exc}") from exc
+
+    # Artifacts
+    def list_artifacts(
+        self, *, book_id: str | None = None, chapter_id: str | None = None
+    ) -> list[Artifact]:
+        params = {k: v for k, v in {"book_id": book_id, "chapter_id": chapter_id}.items() if v}
+        return cast(list[Artifact], self._request("GET", "/artifacts", params=params))
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[JobEvent]:
+    """Server-sent events from text lines: `event:`/`data:`/`id:` fields, a blank line ends one."""
+    event, data, event_id = "message", [], None
+    for line in lines:
+        if not line:
+            if data:
+                yield JobEvent(event, json.loads("\n".join(data)), event_id)
+            event, data, event_id = "message", [], None
+            continue
+        if line.startswith(":"):  # comment, e.g. the server's keep-alive
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            event_id = value
+    if data:
+        yield JobEvent(event, json.loads("\n".join(data)), event_id)

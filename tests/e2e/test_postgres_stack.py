@@ -1,0 +1,65 @@
+"""The same round trip with the catalog on PostgreSQL, as in production."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from services.api.sse import parse_events
+from tests.conftest import start_stack
+
+
+def test_suggest_round_trip_on_postgres(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_base: str,
+    llm_url: str,
+    logs_dir: Path,
+    postgres_url: str,
+) -> None:
+    from services.core.migrate import downgrade
+
+    downgrade(postgres_url)  # the catalog tests may have left tables behind
+    stack = start_stack(
+        tmp_path_factory.mktemp("pgstack"),
+        redis_base=redis_base,
+        llm_url=llm_url,
+        logs_dir=logs_dir,
+        database_url=postgres_url,
+    )
+    try:
+        with stack.client() as client:
+            book = client.post("/books", json={"title": "Pride", "language": "en"}).json()
+            saved = client.post(
+                "/chapter/save",
+                json={"book_id": book["id"], "title": "Netherfield", "text": "Jane was ill."},
+            ).json()
+            started = time.monotonic()
+            job = client.post(
+                "/jobs",
+                json={
+                    "kind": "suggest",
+                    "book_id": book["id"],
+                    "chapter_id": saved["chapter_id"],
+                    "params": {"max_tokens": 32},
+                },
+            ).json()
+            with client.stream("GET", f"/jobs/{job['id']}/events") as response:
+                events = list(parse_events(response.iter_lines()))
+            assert events[-1].data["status"] == "succeeded", events[-1].data
+            assert any(e.event == "delta" for e in events)
+            assert time.monotonic() - started < 60
+        engine = create_engine(postgres_url)
+        with engine.connect() as conn:
+            status = conn.execute(
+                text("SELECT status FROM job WHERE id = :id"), {"id": job["id"]}
+            ).scalar_one()
+            artifacts = conn.execute(
+                text("SELECT count(*) FROM artifact WHERE job_id = :id"), {"id": job["id"]}
+            ).scalar_one()
+        engine.dispose()
+        assert (status, artifacts) == ("succeeded", 1)
+    finally:
+        stack.stop()
