@@ -7,23 +7,21 @@ a few). Tests get their own Redis database number so a developer's running stack
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from services.core.config import Settings
-from services.core.migrate import upgrade
-from services.launcher import llm_server
-from services.launcher.cli import api_argv, redis_server_binary, worker_argv
-from services.launcher.processes import ProcessGroup, http_ok, port_open, wait_until
+from services.launcher.cli import redis_server_binary
+from services.launcher.processes import ProcessGroup, port_open, wait_until
+from services.launcher.stack import Stack, free_port, start_llm_server
+from services.launcher.stack import start_stack as launch_stack
+
+__all__ = ["Stack", "free_port", "start_stack"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -33,12 +31,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
 # Settings of a developer's shell must not leak into the services under test.
 for _name in ("DATABASE_URL", "DATA_DIR", "API_TOKEN", "LLM_BASE_URL", "REDIS_URL", "CHROMA_HOST"):
     os.environ.pop(_name, None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +59,8 @@ def redis_base(logs_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def llm_url(logs_dir: Path) -> Iterator[str]:
     """The real llama.cpp server with the packaged SmolLM2 model, on a free port."""
-    port = free_port()
-    settings = Settings(LLM_PORT=port)  # type: ignore[call-arg]
-    argv = llm_server.llamacpp_argv(
-        settings, llm_server.packaged_model_path(), llm_server.llama_server_binary()
-    )
     group = ProcessGroup(logs_dir)
-    proc = group.start("llm", argv)
-    url = f"http://127.0.0.1:{port}/v1"
-    wait_until(lambda: http_ok(f"{url}/models"), timeout=120, what="llama-server", proc=proc)
-    yield url
+    yield start_llm_server(group)
     group.stop()
 
 
@@ -121,34 +105,6 @@ def pytest_sessionfinish() -> None:
     release_redis_dbs()
 
 
-@dataclass
-class Stack:
-    """A running API plus workers over one catalog, one Redis database and one LLM URL."""
-
-    env: dict[str, str]
-    data_dir: Path
-    api_url: str
-    group: ProcessGroup
-    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(_env_file=None, **self.env)  # type: ignore[call-arg]
-
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=60, **kwargs)  # type: ignore[arg-type]
-
-    def start_worker(self, queue: str = "llm", name: str | None = None) -> subprocess.Popen[bytes]:
-        argv = worker_argv(self.settings, queue)
-        argv[argv.index("-n") + 1] = f"{name or queue}-{uuid.uuid4().hex[:6]}@%h"
-        proc = self.group.start(name or f"worker-{queue}", argv, self.env)
-        self.workers[name or queue] = proc
-        return proc
-
-    def stop(self) -> None:
-        self.group.stop()
-
-
 def start_stack(
     tmp: Path,
     *,
@@ -159,25 +115,16 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     with_worker: bool = True,
 ) -> Stack:
-    data_dir = tmp / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    api_port = free_port()
-    env = {
-        "DATA_DIR": str(data_dir),
-        "REDIS_URL": claim_redis_db(redis_base),
-        "LLM_BASE_URL": llm_url,
-        "API_PORT": str(api_port),
-        "API_URL": f"http://127.0.0.1:{api_port}",
-        **({"DATABASE_URL": database_url} if database_url else {}),
-        **(extra_env or {}),
-    }
-    stack = Stack(env, data_dir, env["API_URL"], ProcessGroup(logs_dir / tmp.name))
-    upgrade(stack.settings.database_url)
-    if with_worker:
-        stack.start_worker("llm")
-    api = stack.group.start("api", api_argv(stack.settings), env)
-    wait_until(lambda: http_ok(f"{stack.api_url}/health"), timeout=60, what="API", proc=api)
-    return stack
+    """A stack with its own data folder and its own Redis database."""
+    return launch_stack(
+        tmp,
+        redis_url=claim_redis_db(redis_base),
+        llm_url=llm_url,
+        log_dir=logs_dir / tmp.name,
+        database_url=database_url,
+        extra_env=extra_env,
+        with_worker=with_worker,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NotRequired, Self, TypedDict, cast
@@ -316,7 +316,7 @@ class ApiClient:
 
     def job_events(
         self, job_id: str, *, last_event_id: str | None = None, read_timeout_s: float = 30.0
-    ) -> Iterator[JobEvent]:
+    ) -> Generator[JobEvent, None, None]:
         """Follow a job's server-sent events until its `final` event (or the stream ends).
 
         The server sends a keep-alive at least every 15 s, so a read that waits longer than
@@ -346,15 +346,21 @@ class ApiClient:
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[JobEvent]:
-    """Server-sent events from text lines: `event:`/`data:`/`id:` fields, a blank line ends one."""
-    event, data, event_id = "message", [], None
+    """Server-sent events from text lines: `event:`/`data:`/`id:` fields, a blank line ends one.
+
+    Comment lines (the server's keep-alive) come out as `comment` events.
+    """
+    event, event_id = "message", None
+    data: list[str] = []
     for line in lines:
         if not line:
             if data:
                 yield JobEvent(event, json.loads("\n".join(data)), event_id)
             event, data, event_id = "message", [], None
             continue
-        if line.startswith(":"):  # comment, e.g. the server's keep-alive
+        if line.startswith(":"):
+            # The server's keep-alive: passed on so a reader can notice it should stop.
+            yield JobEvent("comment", {"text": line[1:].strip()})
             continue
         name, _, value = line.partition(":")
         value = value.removeprefix(" ")

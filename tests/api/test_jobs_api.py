@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -173,19 +174,10 @@ def test_health_ready_and_llm_probe(api: httpx.Client) -> None:
 
 
 @pytest.fixture()
-def secured(tmp_path_factory: pytest.TempPathFactory, stack: Stack) -> Any:
-    from services.launcher.cli import api_argv
-    from services.launcher.processes import http_ok, wait_until
-    from tests.conftest import free_port
-
-    port = free_port()
-    env = {**stack.env, "API_TOKEN": "t0ken", "API_PORT": str(port)}
-    from services.core.config import Settings
-
-    proc = stack.group.start("api-secured", api_argv(Settings(_env_file=None, **env)), env)  # type: ignore[call-arg]
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{url}/health"), timeout=30, what="secured API", proc=proc)
+def secured(stack: Stack) -> Iterator[str]:
+    url = stack.start_api("api-secured", API_TOKEN="t0ken")
     yield url
+    proc = stack.group.children[-1][1]
     proc.terminate()
     proc.wait(10)
 

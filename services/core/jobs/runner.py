@@ -119,6 +119,7 @@ def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
     try:
         output = HANDLERS[kind](ctx)
         reporter.check()
+        reporter.flush()
     except JobStopped:
         return _stopped(deps, job_id)
     except TransientLLMError as exc:

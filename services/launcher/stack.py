@@ -1,0 +1,101 @@
+"""A whole local stack on free ports (API, workers, LLM server) for tests and benchmarks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.core.config import Settings
+from services.core.migrate import upgrade
+from services.launcher import llm_server
+from services.launcher.cli import api_argv, worker_argv
+from services.launcher.processes import ProcessGroup, http_ok, wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_llm_server(group: ProcessGroup, port: int | None = None) -> str:
+    """The llama.cpp server with the packaged model; returns its OpenAI base URL."""
+    port = port or free_port()
+    settings = Settings(_env_file=None, LLM_PORT=port)  # type: ignore[call-arg]
+    argv = llm_server.llamacpp_argv(
+        settings, llm_server.packaged_model_path(), llm_server.llama_server_binary()
+    )
+    proc = group.start("llm", argv)
+    url = f"http://127.0.0.1:{port}/v1"
+    wait_until(lambda: http_ok(f"{url}/models"), timeout=120, what="llama-server", proc=proc)
+    return url
+
+
+@dataclass
+class Stack:
+    """A running API plus workers over one catalog, one Redis database and one LLM URL."""
+
+    env: dict[str, str]
+    data_dir: Path
+    api_url: str
+    group: ProcessGroup
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(_env_file=None, **self.env)  # type: ignore[call-arg]
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=60, **kwargs)
+
+    def start_worker(self, queue: str = "llm", name: str | None = None) -> subprocess.Popen[bytes]:
+        argv = worker_argv(self.settings, queue)
+        argv[argv.index("-n") + 1] = f"{name or queue}-{uuid.uuid4().hex[:6]}@%h"
+        proc = self.group.start(name or f"worker-{queue}", argv, self.env)
+        self.workers[name or queue] = proc
+        return proc
+
+    def start_api(self, name: str = "api", **overrides: str) -> str:
+        port = free_port()
+        env = {**self.env, "API_PORT": str(port), **overrides}
+        proc = self.group.start(name, api_argv(Settings(_env_file=None, **env)), env)  # type: ignore[call-arg]
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{url}/health"), timeout=60, what=name, proc=proc)
+        return url
+
+    def stop(self) -> None:
+        self.group.stop()
+
+
+def start_stack(
+    root: Path,
+    *,
+    redis_url: str,
+    llm_url: str,
+    log_dir: Path,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    with_worker: bool = True,
+) -> Stack:
+    data_dir = root / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "DATA_DIR": str(data_dir),
+        "REDIS_URL": redis_url,
+        "LLM_BASE_URL": llm_url,
+        **({"DATABASE_URL": database_url} if database_url else {}),
+        **(extra_env or {}),
+    }
+    stack = Stack(env, data_dir, "", ProcessGroup(log_dir))
+    upgrade(stack.settings.database_url)
+    if with_worker:
+        stack.start_worker("llm")
+    stack.api_url = stack.start_api()
+    stack.env["API_URL"] = stack.api_url
+    return stack
