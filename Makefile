@@ -12,8 +12,9 @@ install: $(VENV)/.installed
 up: install
 	$(VENV)/bin/copiloto up
 
+# .venv/bin first on PATH: the compose validation test uses the docker-compose binary from there.
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check services tests bench migrations
