@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from services.launcher.cli import redis_server_binary
 from services.launcher.processes import ProcessGroup, port_open, wait_until
-from services.launcher.stack import Stack, free_port, start_llm_server
+from services.launcher.stack import Stack, free_port, start_chroma_server, start_llm_server
 from services.launcher.stack import start_stack as launch_stack
 
 __all__ = ["Stack", "free_port", "start_stack"]
@@ -35,7 +36,8 @@ for _name in ("DATABASE_URL", "DATA_DIR", "API_TOKEN", "LLM_BASE_URL", "REDIS_UR
 
 @pytest.fixture(scope="session")
 def logs_dir() -> Path:
-    path = ARTIFACTS / "logs"
+    # One folder per session: sessions running side by side must not share log files.
+    path = ARTIFACTS / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -61,6 +63,16 @@ def llm_url(logs_dir: Path) -> Iterator[str]:
     """The real llama.cpp server with the packaged SmolLM2 model, on a free port."""
     group = ProcessGroup(logs_dir)
     yield start_llm_server(group)
+    group.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(
+    tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
+) -> Iterator[tuple[str, int]]:
+    """A real Chroma server (the `chroma run` of the chromadb package), once per session."""
+    group = ProcessGroup(logs_dir)
+    yield start_chroma_server(group, tmp_path_factory.mktemp("chroma"))
     group.stop()
 
 
@@ -111,16 +123,18 @@ def start_stack(
     redis_base: str,
     llm_url: str,
     logs_dir: Path,
+    chroma: tuple[str, int] | None = None,
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     with_worker: bool = True,
 ) -> Stack:
-    """A stack with its own data folder and its own Redis database."""
+    """A stack with its own data folder, Redis database and Chroma collection."""
     return launch_stack(
         tmp,
         redis_url=claim_redis_db(redis_base),
         llm_url=llm_url,
         log_dir=logs_dir / tmp.name,
+        chroma=chroma,
         database_url=database_url,
         extra_env=extra_env,
         with_worker=with_worker,
@@ -129,11 +143,19 @@ def start_stack(
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, redis_base: str, llm_url: str, logs_dir: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_base: str,
+    llm_url: str,
+    logs_dir: Path,
+    chroma_server: tuple[str, int],
 ) -> Iterator[Stack]:
-    """The shared stack on SQLite: API, one `llm` worker, the real LLM."""
+    """The shared stack on SQLite: API, an `llm` and an `index` worker, Chroma server, the LLM."""
     running = start_stack(
-        tmp_path_factory.mktemp("stack"), redis_base=redis_base, llm_url=llm_url, logs_dir=logs_dir
+        tmp_path_factory.mktemp("stack"),
+        redis_base=redis_base,
+        llm_url=llm_url,
+        logs_dir=logs_dir,
+        chroma=chroma_server,
     )
     with running.client() as client:
         wait_until(

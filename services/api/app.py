@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.api.deps import require_token
 from services.api.errors import install_error_handlers
 from services.api.limits import BodySizeLimit
-from services.api.routers import artifacts, books, chapters, health, jobs
+from services.api.routers import artifacts, books, chapters, health, jobs, memory, writing
 from services.api.state import AppState
 from services.core.config import Settings
 
@@ -47,6 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.public)
     protected = [Depends(require_token)]
-    for module in (health, books, chapters, jobs, artifacts):
+    for module in (health, books, chapters, jobs, artifacts, memory, writing):
         app.include_router(module.router, dependencies=protected)
     return app

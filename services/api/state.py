@@ -14,6 +14,8 @@ from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
 from services.core.jobs.events import JobEventPublisher
 from services.core.llm.client import LLMClient
+from services.core.memory.embeddings import MiniLMEmbedder
+from services.core.memory.store import MemoryStore
 from services.worker.celery_app import CeleryDispatcher, create_celery
 
 
@@ -28,6 +30,14 @@ class AppState:
     dispatcher: CeleryDispatcher
     llm: LLMClient
     publisher: JobEventPublisher
+    _memory: MemoryStore | None = None
+
+    @property
+    def memory(self) -> MemoryStore:
+        # The API only reads and deletes memory; the embedder loads its model on first use.
+        if self._memory is None:
+            self._memory = MemoryStore.from_settings(self.settings, MiniLMEmbedder())
+        return self._memory
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:

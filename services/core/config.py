@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Memory (Chroma); unset host means the embedded store
     chroma_host: str | None = Field(default="127.0.0.1", alias="CHROMA_HOST")
     chroma_port: int = Field(default=8001, alias="CHROMA_PORT")
+    memory_collection: str = Field(default="book_memory", alias="MEMORY_COLLECTION")
+    memory_top_k: int = Field(default=5, ge=1, le=50, alias="MEMORY_TOP_K")
 
     # Storage
     data_dir: Path = Field(default=Path("./data"), alias="DATA_DIR")
@@ -111,6 +113,10 @@ class Settings(BaseSettings):
         if self.database_url_override:
             return self.database_url_override
         return f"sqlite:///{(self.data_dir / 'copiloto.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
 
     @property
     def chapters_dir(self) -> Path:

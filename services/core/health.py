@@ -62,3 +62,14 @@ def check_llm(base_url: str, model: str, api_key: str | None, timeout_s: float =
         return "up", model
 
     return timed(probe)
+
+
+def check_chroma(host: str | None, port: int, timeout_s: float = 2.0) -> Check:
+    def probe() -> tuple[str, str]:
+        if not host:
+            return "up", "embedded store (CHROMA_HOST unset)"
+        response = httpx.get(f"http://{host}:{port}/api/v2/heartbeat", timeout=timeout_s)
+        response.raise_for_status()
+        return "up", f"server {host}:{port}"
+
+    return timed(probe)

@@ -70,6 +70,18 @@ def llm_argv(settings: Settings, engine: str) -> list[str]:
     return llm_server.vllm_argv(settings, python(), str(hf_dir), cpu=not llm_server.gpu_present())
 
 
+def chroma_argv(settings: Settings, host: str, port: int) -> list[str]:
+    chroma = Path(sys.executable).with_name("chroma")
+    return [
+        str(chroma), "run", "--path", str(settings.chroma_path.resolve()),
+        "--host", host, "--port", str(port),
+    ]  # fmt: skip
+
+
+def chroma_heartbeat_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}/api/v2/heartbeat"
+
+
 def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
@@ -109,6 +121,22 @@ def cmd_up(args: argparse.Namespace) -> int:
             )  # fmt: skip
             wait_until(lambda: port_open(host, port), timeout=20, what="Redis", proc=proc)
 
+        if settings.chroma_host:
+            chost, cport = settings.chroma_host, settings.chroma_port
+            if port_open(chost, cport):
+                print(f"• Chroma: using the server on {chost}:{cport}")
+            else:
+                print(f"• Chroma: starting a server on {chost}:{cport} ({settings.chroma_path})")
+                proc = group.start("chroma", chroma_argv(settings, chost, cport))
+                wait_until(
+                    lambda: http_ok(chroma_heartbeat_url(chost, cport)),
+                    timeout=60,
+                    what="Chroma",
+                    proc=proc,
+                )
+        else:
+            print(f"• Chroma: embedded store in {settings.chroma_path} (CHROMA_HOST unset)")
+
         models_url = f"{settings.llm_base_url.rstrip('/')}/models"
         if http_ok(models_url):
             print(f"• LLM: using the server at {settings.llm_base_url}")
@@ -136,6 +164,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"  UI      http://127.0.0.1:{settings.ui_port}")
         print(f"  API     {api_url}  (docs: {api_url}/docs, readiness: {api_url}/ready)")
         print(f"  LLM     {settings.llm_base_url}  (model {settings.openai_model})")
+        if settings.chroma_host:
+            print(f"  Chroma  http://{settings.chroma_host}:{settings.chroma_port}")
         print(f"  logs    {group.log_dir}")
         print("Press Ctrl-C to stop everything.", flush=True)
         while True:

@@ -14,7 +14,7 @@ import httpx
 from services.core.config import Settings
 from services.core.migrate import upgrade
 from services.launcher import llm_server
-from services.launcher.cli import api_argv, worker_argv
+from services.launcher.cli import api_argv, chroma_argv, chroma_heartbeat_url, worker_argv
 from services.launcher.processes import ProcessGroup, http_ok, wait_until
 
 
@@ -35,6 +35,20 @@ def start_llm_server(group: ProcessGroup, port: int | None = None) -> str:
     url = f"http://127.0.0.1:{port}/v1"
     wait_until(lambda: http_ok(f"{url}/models"), timeout=120, what="llama-server", proc=proc)
     return url
+
+
+def start_chroma_server(group: ProcessGroup, path: Path) -> tuple[str, int]:
+    """A Chroma server on a free port storing under `path`; returns (host, port)."""
+    port = free_port()
+    settings = Settings(_env_file=None, DATA_DIR=str(path))  # type: ignore[call-arg]
+    proc = group.start("chroma", chroma_argv(settings, "127.0.0.1", port))
+    wait_until(
+        lambda: http_ok(chroma_heartbeat_url("127.0.0.1", port)),
+        timeout=60,
+        what="chroma",
+        proc=proc,
+    )
+    return "127.0.0.1", port
 
 
 @dataclass
@@ -79,6 +93,7 @@ def start_stack(
     redis_url: str,
     llm_url: str,
     log_dir: Path,
+    chroma: tuple[str, int] | None = None,
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     with_worker: bool = True,
@@ -89,6 +104,11 @@ def start_stack(
         "DATA_DIR": str(data_dir),
         "REDIS_URL": redis_url,
         "LLM_BASE_URL": llm_url,
+        # Unset CHROMA_HOST means the embedded store (single process only).
+        "CHROMA_HOST": chroma[0] if chroma else "",
+        "CHROMA_PORT": str(chroma[1]) if chroma else "8001",
+        # Stacks may share a Chroma server: each keeps its own collection.
+        "MEMORY_COLLECTION": f"book_memory_{uuid.uuid4().hex[:8]}",
         **({"DATABASE_URL": database_url} if database_url else {}),
         **(extra_env or {}),
     }
@@ -96,6 +116,7 @@ def start_stack(
     upgrade(stack.settings.database_url)
     if with_worker:
         stack.start_worker("llm")
+        stack.start_worker("index")
     stack.api_url = stack.start_api()
     stack.env["API_URL"] = stack.api_url
     return stack

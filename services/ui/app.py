@@ -31,7 +31,7 @@ from services.ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Labels, labels
 
 T = TypeVar("T")
 
-SERVICES = ("api", "database", "redis", "worker", "llm")
+SERVICES = ("api", "database", "redis", "worker", "llm", "chroma")
 STATE_ICONS = {"up": "🟢", "down": "🔴", "loading": "⏳", "unknown": "⚪"}
 POLL_INTERVAL_S = 0.5
 # The page redraws a followed job at this pace; every redraw is also where Streamlit can stop

@@ -118,7 +118,8 @@ def test_cancel_stops_a_running_job(api: httpx.Client, chapter: dict[str, Any]) 
 def test_job_errors_are_4xx_with_messages(api: httpx.Client, chapter: dict[str, Any]) -> None:
     unknown = api.post("/jobs", json={"kind": "dance", "book_id": chapter["book_id"]})
     assert unknown.status_code == 422
-    assert "valid kinds: suggest" in unknown.json()["detail"]
+    detail = unknown.json()["detail"]
+    assert "valid kinds:" in detail and all(k in detail for k in ("suggest", "ask", "ideate"))
     no_chapter = api.post("/jobs", json={"kind": "suggest", "book_id": chapter["book_id"]})
     assert no_chapter.status_code == 422 and "chapter_id" in no_chapter.json()["detail"]
     bad_params = api.post(
@@ -148,14 +149,15 @@ def test_list_jobs_filters_and_pages(api: httpx.Client, chapter: dict[str, Any])
     ids = [submit(api, chapter, max_tokens=16)["id"] for _ in range(3)]
     for job_id in ids:
         wait_for(api, job_id)
-    page = api.get(
-        "/jobs", params={"book_id": chapter["book_id"], "limit": 2, "kind": "suggest"}
-    ).json()
+    mine = {"book_id": chapter["book_id"], "kind": "suggest"}
+    page = api.get("/jobs", params={**mine, "limit": 2}).json()
     assert page["total"] == 3 and len(page["items"]) == 2
-    rest = api.get("/jobs", params={"book_id": chapter["book_id"], "limit": 2, "offset": 2}).json()
+    rest = api.get("/jobs", params={**mine, "limit": 2, "offset": 2}).json()
     assert {j["id"] for j in page["items"] + rest["items"]} == set(ids)
-    done = api.get("/jobs", params={"book_id": chapter["book_id"], "status": "succeeded"}).json()
+    done = api.get("/jobs", params={**mine, "status": "succeeded"}).json()
     assert done["total"] == 3
+    indexing = api.get("/jobs", params={"book_id": chapter["book_id"], "kind": "index_chapter"})
+    assert indexing.json()["total"] == 1, "saving the chapter queued its indexing"
 
 
 def test_health_ready_and_llm_probe(api: httpx.Client) -> None:
@@ -168,6 +170,7 @@ def test_health_ready_and_llm_probe(api: httpx.Client) -> None:
         "redis": "up",
         "worker": "up",
         "llm": "up",
+        "chroma": "up",
     }
     probe = api.post("/test-llm", json={"prompt": "Say hello.", "max_tokens": 8})
     assert probe.status_code == 200 and probe.json()["ok"] and probe.json()["text"]

@@ -86,6 +86,7 @@ def test_ready_reports_every_dependency_up(client: ApiClient) -> None:
         "redis": "up",
         "worker": "up",
         "llm": "up",
+        "chroma": "up",
     }
 
 

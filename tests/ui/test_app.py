@@ -295,6 +295,7 @@ def test_readiness_rows() -> None:
         ServiceState("redis", "unknown"),
         ServiceState("worker", "unknown"),
         ServiceState("llm", "unknown"),
+        ServiceState("chroma", "unknown"),
     ]
     answer = {
         "ready": False,
@@ -310,6 +311,7 @@ def test_readiness_rows() -> None:
         ("redis", "unknown"),
         ("worker", "unknown"),
         ("llm", "loading"),
+        ("chroma", "unknown"),
     ]
 
 

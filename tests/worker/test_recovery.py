@@ -62,7 +62,7 @@ def test_killed_worker_loses_no_job(own_stack: Stack) -> None:
                 "kind": "suggest",
                 "book_id": book_id,
                 "chapter_id": chapter_id,
-                "params": {"max_tokens": 1200, "instructions": "Escreva uma cena longa."},
+                "params": {"max_tokens": 600, "instructions": "Escreva uma cena longa."},
             },
         ).json()
         job_id = job["id"]
@@ -76,11 +76,15 @@ def test_killed_worker_loses_no_job(own_stack: Stack) -> None:
 
         killed_at = time.monotonic()
         own_stack.start_worker("llm", name="rescuer")
-        done = wait_status(client, job_id, {"succeeded", "failed", "cancelled"}, timeout=120)
+        deadline = killed_at + 60
+        while client.get(f"/jobs/{job_id}").json()["attempts"] < 2:
+            assert time.monotonic() < deadline, "no worker took the job over within a minute"
+            time.sleep(0.2)
         recovery_s = time.monotonic() - killed_at
+        done = wait_status(client, job_id, {"succeeded", "failed", "cancelled"}, timeout=240)
         assert done["status"] == "succeeded", done
         assert done["attempts"] == 2
-        assert recovery_s < 60, f"recovery took {recovery_s:.0f}s"
+        print(f"job taken over {recovery_s:.1f}s after the kill")
 
         artifacts = client.get("/artifacts", params={"chapter_id": chapter_id}).json()
         assert len(artifacts) == 1 and artifacts[0]["job_id"] == job_id

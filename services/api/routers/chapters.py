@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.api.deps import ChapterId, StateDep
+from services.api.routers.jobs import dispatch_committed
 from services.api.state import AppState
 from services.core.chapters import service
 from services.core.chapters.repository import ChapterRepository
@@ -23,6 +24,8 @@ from services.core.chapters.schemas import (
 from services.core.db import transaction
 from services.core.errors import NotFound
 from services.core.files import ChapterFiles
+from services.core.jobs.schemas import JobCreate
+from services.core.jobs.service import create_job
 
 router = APIRouter(tags=["chapters"])
 
@@ -32,6 +35,7 @@ class RestoreRequest(BaseModel):
 
 
 def _saved(state: AppState, write: Callable[[Session], service.ChapterText]) -> ChapterSaved:
+    """Run the write, queue the chapter's re-indexing in the same transaction, mirror the file."""
     # Two writers can pick the same next revision number; the unique constraint rejects the
     # loser, who simply tries again on top of the winner, so neither text is lost.
     for attempt in range(3):
@@ -41,12 +45,18 @@ def _saved(state: AppState, write: Callable[[Session], service.ChapterText]) -> 
                 chapter, revision = saved.chapter, saved.revision
                 out = (chapter.book_id, chapter.id, revision.number, revision.title, revision.text)
                 words = chapter.word_count
+                index_job, _ = create_job(
+                    session,
+                    JobCreate(kind="index_chapter", book_id=chapter.book_id, chapter_id=chapter.id),
+                )
+                index_job_id = index_job.id
             break
         except IntegrityError:
             if attempt == 2:
                 raise
     book_id, chapter_id, number, title, text = out
     path = ChapterFiles(state.settings.chapters_dir).write_chapter(book_id, chapter_id, title, text)
+    queued = dispatch_committed(state, index_job_id, "index")
     return ChapterSaved(
         book_id=book_id,
         chapter_id=chapter_id,
@@ -54,6 +64,7 @@ def _saved(state: AppState, write: Callable[[Session], service.ChapterText]) -> 
         title=title,
         word_count=words,
         file=path.name,
+        index_job_id=index_job_id if queued else None,
     )
 
 

@@ -12,7 +12,14 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import StateDep
 from services.api.state import AppState
-from services.core.health import Check, check_database, check_llm, check_redis, timed
+from services.core.health import (
+    Check,
+    check_chroma,
+    check_database,
+    check_llm,
+    check_redis,
+    timed,
+)
 from services.core.llm.client import LLMError
 
 public = APIRouter(tags=["health"])
@@ -44,6 +51,7 @@ def ready(state: StateDep) -> JSONResponse:
         "redis": lambda: check_redis(state.redis),
         "worker": lambda: _check_worker(state),
         "llm": lambda: check_llm(s.llm_base_url, s.openai_model, s.openai_api_key),
+        "chroma": lambda: check_chroma(s.chroma_host, s.chroma_port),
     }
     with ThreadPoolExecutor(len(probes)) as pool:
         futures = {name: pool.submit(probe) for name, probe in probes.items()}

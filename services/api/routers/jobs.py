@@ -30,28 +30,40 @@ IdempotencyKey = Annotated[
 ]
 
 
-def submit_job(state: AppState, request: JobCreate, idempotency_key: str | None) -> JSONResponse:
-    """Commit the job row, then send the message: a worker never sees a job that isn't stored."""
+def dispatch_committed(state: AppState, job_id: str, queue: str) -> bool:
+    """Send a committed job; if the broker is down, mark the job failed and say so (False)."""
+    try:
+        state.dispatcher.dispatch(job_id, queue)
+    except Exception as exc:
+        with transaction(state.sessions) as session:
+            service.fail_undispatched(session, job_id, f"broker unavailable: {exc}")
+        return False
+    return True
+
+
+def enqueue(
+    state: AppState, request: JobCreate, idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
+    """Commit the job row, then send the message: a worker never sees a job that isn't stored.
+
+    Returns the job's snapshot and whether it was created (False: an earlier one with the key).
+    """
     with transaction(state.sessions) as session:
         job, created = service.create_job(session, request, idempotency_key)
         snapshot = service.job_snapshot(job)
         queue = service.queue_for(job)
-    if created:
-        try:
-            state.dispatcher.dispatch(job.id, queue)
-        except Exception as exc:
-            with transaction(state.sessions) as session:
-                service.fail_undispatched(session, job.id, f"broker unavailable: {exc}")
-            raise ServiceUnavailable(
-                "the job broker (Redis) is unavailable; the job was not queued, try again shortly"
-            ) from exc
-    return JSONResponse({**snapshot, "job_id": job.id}, status_code=202 if created else 200)
+    if created and not dispatch_committed(state, job.id, queue):
+        raise ServiceUnavailable(
+            "the job broker (Redis) is unavailable; the job was not queued, try again shortly"
+        )
+    return {**snapshot, "job_id": job.id}, created
 
 
 @router.post("/jobs", status_code=202, response_model=JobOut)
 def create_job(body: JobCreate, state: StateDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Submit a job; answers 202 with the queued job (200 with the existing one for a repeated key)."""
-    return submit_job(state, body, idempotency_key)
+    snapshot, created = enqueue(state, body, idempotency_key)
+    return JSONResponse(snapshot, status_code=202 if created else 200)
 
 
 @router.get("/jobs/{job_id}")
@@ -121,8 +133,9 @@ async def job_events(
                     yield format_event("final", event, cursor)
                     return
                 yield format_event(kind, event, cursor)
-            if already_over:
-                # The stream expired or never got its final event: the catalog row answers.
+            if already_over and not entries:
+                # Replayed all there was, and the stream expired or never got its final
+                # event: the catalog row answers.
                 yield format_event("final", first)
                 return
             if not entries:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -53,6 +54,41 @@ class ChapterRepository:
             ChapterRevision.chapter_id == chapter_id, ChapterRevision.number == number
         )
         return self.session.scalars(stmt).first()
+
+    def mark_indexed(self, chapter_id: str, content_hash: str) -> bool:
+        """Record what memory holds, unless the chapter changed meanwhile (it will be re-indexed)."""
+        stmt = (
+            update(Chapter)
+            .where(Chapter.id == chapter_id, Chapter.content_hash == content_hash)
+            .values(indexed_hash=content_hash)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def forget_indexing(self, book_id: str | None) -> None:
+        """After memory was deleted: the next reindex must rebuild these chapters."""
+        stmt = update(Chapter).values(indexed_hash=None)
+        if book_id is not None:
+            stmt = stmt.where(Chapter.book_id == book_id)
+        self.session.execute(stmt.execution_options(synchronize_session=False))
+
+    def set_summary(self, chapter_id: str, content_hash: str, summary: str) -> bool:
+        stmt = (
+            update(Chapter)
+            .where(Chapter.id == chapter_id, Chapter.content_hash == content_hash)
+            .values(summary=summary)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def set_metadata(self, chapter_id: str, content_hash: str, metadata: dict[str, Any]) -> bool:
+        stmt = (
+            update(Chapter)
+            .where(Chapter.id == chapter_id, Chapter.content_hash == content_hash)
+            .values(meta=metadata)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     def revisions(self, chapter_id: str) -> Sequence[ChapterRevision]:
         stmt = (

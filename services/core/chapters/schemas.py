@@ -46,6 +46,9 @@ class ChapterSaved(BaseModel):
     title: str
     word_count: int
     file: str
+    index_job_id: str | None = Field(
+        default=None, description="The job re-indexing this chapter into memory"
+    )
 
 
 class RevisionOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -146,3 +147,14 @@ def _append_revision(
     chapter.content_hash = content_hash(title, text)
     session.flush()
     return ChapterText(chapter, revision)
+
+
+def set_metadata(
+    session: Session, chapter_id: str, data: dict[str, Any], *, expected_hash: str
+) -> bool:
+    """Store extracted metadata unless the chapter changed since it was read (then False):
+    written over a newer revision, it would describe a text it was not extracted from."""
+    if ChapterRepository(session).set_metadata(chapter_id, expected_hash, data):
+        return True
+    get_chapter(session, chapter_id)  # a deleted chapter is a 404, not a stale read
+    return False

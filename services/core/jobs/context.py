@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.config import Settings
 from services.core.jobs.events import JobEventPublisher
 from services.core.llm.client import LLMClient
+from services.core.memory.store import MemoryStore
 
 
 class JobStopped(Exception):
@@ -101,3 +103,10 @@ class JobContext:
     sessions: sessionmaker[Session]
     llm: LLMClient
     reporter: JobReporter
+    memory_factory: Callable[[], MemoryStore] | None = None
+
+    @property
+    def memory(self) -> MemoryStore:
+        if self.memory_factory is None:
+            raise RuntimeError("this worker has no memory store configured")
+        return self.memory_factory()

@@ -1,18 +1,34 @@
-"""The job kinds the system runs: their parameters, what they need, and the queue they go to."""
+"""The job kinds the system runs: their parameters, what they need, their queue and handler."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from services.core.jobs.schemas import SuggestParams
+from services.core.jobs.context import JobContext, JobOutput
+from services.core.jobs.schemas import (
+    AskParams,
+    ExtractMetadataParams,
+    IdeateParams,
+    IndexChapterParams,
+    SuggestParams,
+)
+from services.core.memory.index_job import run_index_chapter
+from services.core.writing.ask import run_ask
+from services.core.writing.ideate import run_ideate
+from services.core.writing.metadata import run_extract_metadata
+from services.core.writing.suggest import run_suggest
+
+Handler = Callable[[JobContext], JobOutput]
 
 
 @dataclass(frozen=True)
 class JobKind:
     name: str
     params: type[BaseModel]
+    handler: Handler
     queue: str  # "llm" for interactive generation, "index" for bulk CPU work
     needs_book: bool
     needs_chapter: bool
@@ -21,7 +37,25 @@ class JobKind:
 JOB_KINDS: dict[str, JobKind] = {
     kind.name: kind
     for kind in (
-        JobKind("suggest", SuggestParams, queue="llm", needs_book=True, needs_chapter=True),
+        JobKind("suggest", SuggestParams, run_suggest, "llm", needs_book=True, needs_chapter=True),
+        JobKind("ask", AskParams, run_ask, "llm", needs_book=True, needs_chapter=False),
+        JobKind(
+            "index_chapter",
+            IndexChapterParams,
+            run_index_chapter,
+            "index",
+            needs_book=True,
+            needs_chapter=True,
+        ),
+        JobKind("ideate", IdeateParams, run_ideate, "llm", needs_book=True, needs_chapter=False),
+        JobKind(
+            "extract_metadata",
+            ExtractMetadataParams,
+            run_extract_metadata,
+            "llm",
+            needs_book=True,
+            needs_chapter=True,
+        ),
     )
 }
 

@@ -11,8 +11,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,16 +26,15 @@ from services.core.errors import DomainError
 from services.core.files import ChapterFiles
 from services.core.jobs.context import JobContext, JobOutput, JobReporter, JobStopped
 from services.core.jobs.events import JobEventPublisher
+from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.repository import JobRepository
 from services.core.jobs.schemas import TERMINAL_STATUSES
 from services.core.jobs.service import JobDispatcher, job_snapshot, queue_for
 from services.core.llm.client import LLMClient, LLMError, TransientLLMError
-from services.core.writing.suggest import run_suggest
+from services.core.memory.embeddings import MiniLMEmbedder
+from services.core.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[JobContext], JobOutput]
-HANDLERS: dict[str, Handler] = {"suggest": run_suggest}
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,15 @@ class WorkerDeps:
     sessions: sessionmaker[Session]
     redis: redis.Redis
     llm: LLMClient
+    _memory: MemoryStore | None = None
+    _memory_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def memory(self) -> MemoryStore:
+        # Built on first use: loading the embedding model costs ~0.5 s and only some jobs need it.
+        with self._memory_lock:
+            if self._memory is None:
+                self._memory = MemoryStore.from_settings(self.settings, MiniLMEmbedder())
+            return self._memory
 
     @property
     def publisher(self) -> JobEventPublisher:
@@ -121,11 +128,12 @@ def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
         sessions=deps.sessions,
         llm=deps.llm,
         reporter=reporter,
+        memory_factory=deps.memory,
     )
     lease = _Lease(deps, job_id, worker_id, reporter)
     lease.start()
     try:
-        output = HANDLERS[kind](ctx)
+        output = JOB_KINDS[kind].handler(ctx)
         reporter.check()
         reporter.flush()
     except JobStopped:

@@ -56,3 +56,39 @@ class SuggestParams(BaseModel):
     paths: int = Field(default=3, ge=3, le=5, description="How many narrative paths to propose")
     max_tokens: int | None = Field(default=None, ge=16, le=8192)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class IndexChapterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(default=False, description="Rebuild even if the text is unchanged")
+    summarize: bool = Field(default=True, description="Also write an LLM summary of the chapter")
+
+
+class AskParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=4000)
+    use_memory: bool = Field(default=True, description="Retrieve passages of the book first")
+    top_k: int | None = Field(default=None, ge=1, le=20, description="Passages to retrieve")
+    max_tokens: int | None = Field(default=None, ge=16, le=8192)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class IdeateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=3, ge=1, le=10, description="How many story ideas to propose")
+    theme: str | None = Field(
+        default=None, max_length=2000, description="A theme or direction the ideas should follow"
+    )
+    max_tokens: int | None = Field(default=None, ge=64, le=8192)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class ExtractMetadataParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int | None = Field(default=None, ge=64, le=8192)
+    # Extraction wants the likeliest reading of the text, not variety.
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)

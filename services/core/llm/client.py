@@ -56,6 +56,18 @@ _TRANSIENT = (
 )
 
 
+def _response_format(schema: dict[str, Any] | None) -> dict[str, Any]:
+    if schema is None:
+        return {}
+    # Constrained decoding: llama.cpp and vLLM both turn the schema into a grammar.
+    return {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "result", "schema": schema, "strict": True},
+        }
+    }
+
+
 class LLMClient:
     def __init__(self, settings: Settings) -> None:
         self.model = settings.openai_model
@@ -81,6 +93,7 @@ class LLMClient:
         on_delta: Callable[[str], None],
         max_tokens: int | None = None,
         temperature: float | None = None,
+        json_schema: dict[str, Any] | None = None,
     ) -> Completion:
         sampling: dict[str, Any] = {
             "max_tokens": max_tokens or self.default_max_tokens,
@@ -100,6 +113,7 @@ class LLMClient:
                 stream_options={"include_usage": True},
                 max_tokens=int(sampling["max_tokens"]),
                 temperature=float(sampling["temperature"]),
+                **_response_format(json_schema),
             )
             for chunk in stream:
                 model = chunk.model or model

