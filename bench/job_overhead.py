@@ -27,7 +27,7 @@ from services.api.sse import parse_events
 from services.core.jobs.schemas import SuggestParams
 from services.core.writing.suggest import build_messages
 from services.launcher.processes import ProcessGroup, port_open
-from services.launcher.stack import start_llm_server, start_stack
+from services.launcher.stack import start_chroma_server, start_llm_server, start_stack
 
 CHAPTER = (
     "Capitu desceu a escada devagar, com a carta dobrada na mão. No quintal, o velho "
@@ -90,7 +90,12 @@ def job_run(api: httpx.Client, book_id: str, chapter_id: str, max_tokens: int) -
                 final = event.data
     assert first is not None and final.get("status") == "succeeded", final
     receipt = final["result"]["receipt"]  # type: ignore[index]
-    return first, int(receipt["completion_tokens"]), float(receipt["time_to_first_token_s"])
+    return (
+        first,
+        int(receipt["completion_tokens"]),
+        float(receipt["time_to_first_token_s"]),
+        float(receipt["retrieval_ms"]) / 1000,
+    )
 
 
 def throughput(run: object, concurrency: int, per_client: int) -> float:
@@ -120,20 +125,32 @@ def main() -> None:
 
         redis.Redis.from_url(args.redis_url).flushdb()
         llm_url = start_llm_server(group)
+        chroma = start_chroma_server(group, Path(tmp) / "chroma")
+        # Only the `llm` worker: chapter saves queue indexing (with LLM summaries) on `index`,
+        # which would compete with the measurement for the same two cores.
         stack = start_stack(
-            Path(tmp), redis_url=args.redis_url, llm_url=llm_url, log_dir=Path(tmp) / "logs"
+            Path(tmp),
+            redis_url=args.redis_url,
+            llm_url=llm_url,
+            log_dir=Path(tmp) / "logs",
+            chroma=chroma,
+            with_worker=False,
         )
+        stack.start_worker("llm")
         try:
             with stack.client() as api:
-                book = api.post("/books", json={"title": "Dom", "language": "pt-BR"}).json()
-
                 # Every request gets its own chapter text, so llama.cpp's prompt cache helps
                 # both paths equally (the shared system prompt) and neither reuses the other's.
-                def fresh_chapter() -> tuple[str, list[dict[str, str]]]:
+                # A new book each time, too: the job path then finds no other chapter in
+                # memory, so both paths send the very same prompt.
+                def fresh_chapter() -> tuple[str, str, list[dict[str, str]]]:
                     text = f"[{uuid.uuid4().hex[:8]}] {CHAPTER}"
+                    book_id = api.post("/books", json={"title": "Dom", "language": "pt-BR"}).json()[
+                        "id"
+                    ]
                     saved = api.post(
                         "/chapter/save",
-                        json={"book_id": book["id"], "title": "A carta", "text": text},
+                        json={"book_id": book_id, "title": "A carta", "text": text},
                     ).json()
                     messages = build_messages(
                         language="pt-BR",
@@ -144,27 +161,29 @@ def main() -> None:
                         chapter_text=text,
                         params=SuggestParams(),
                     )
-                    return saved["chapter_id"], messages
+                    return book_id, saved["chapter_id"], messages
 
                 def direct() -> tuple[float, int]:
-                    return direct_run(llm_url, fresh_chapter()[1], args.max_tokens)
+                    return direct_run(llm_url, fresh_chapter()[2], args.max_tokens)
 
-                def via_job() -> tuple[float, int, float]:
-                    return job_run(api, book["id"], fresh_chapter()[0], args.max_tokens)
+                def via_job() -> tuple[float, int, float, float]:
+                    book_id, chapter_id, _ = fresh_chapter()
+                    return job_run(api, book_id, chapter_id, args.max_tokens)
 
                 for _ in range(3):  # warm-up: prompt cache, connections, imports
                     direct()
                     via_job()
-                direct_ttft, job_ttft, overhead, pipeline = [], [], [], []
+                direct_ttft, job_ttft, overhead, pipeline, retrieval = [], [], [], [], []
                 for _ in range(args.reps):
                     d, _ = direct()
-                    j, _, llm_ttft = via_job()
+                    j, _, llm_ttft, searched = via_job()
                     direct_ttft.append(d * 1000)
                     job_ttft.append(j * 1000)
                     overhead.append((j - d) * 1000)
-                    # What the job path adds around the LLM call itself (API, queue, claim,
-                    # catalog reads, Redis stream, SSE), free of the LLM's own variance.
-                    pipeline.append((j - llm_ttft) * 1000)
+                    # What the job path adds around the LLM call and the memory search (API,
+                    # queue, claim, catalog reads, Redis stream, SSE), free of their variance.
+                    pipeline.append((j - llm_ttft - searched) * 1000)
+                    retrieval.append(searched * 1000)
                 direct_tps = throughput(direct, args.concurrency, args.per_client)
                 job_tps = throughput(via_job, args.concurrency, args.per_client)
         finally:
@@ -181,6 +200,7 @@ def main() -> None:
         ("TTFT via job + SSE", job_ttft),
         ("overhead (paired)", overhead),
         ("overhead (pipeline)", pipeline),
+        ("memory search", retrieval),
     ):
         print(f"{name:24}{statistics.median(values):10.1f}{percentile(values, 95):10.1f}")
     print(f"throughput direct  {direct_tps:8.1f} tok/s (concurrency {args.concurrency})")
