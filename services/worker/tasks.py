@@ -31,6 +31,7 @@ def deps() -> WorkerDeps:
         sessions=make_session_factory(make_engine(settings.database_url)),
         redis=redis.Redis.from_url(settings.redis_url),
         llm=LLMClient(settings),
+        dispatcher=CeleryDispatcher(app),
     )
 
 

@@ -34,9 +34,9 @@ def new_book(api: httpx.Client, title: str, language: str = "pt-BR") -> str:
 
 
 def chapter_docs(api: httpx.Client, stack: Stack, book_id: str, chapter_id: str) -> list[str]:
-    name = stack.env["MEMORY_COLLECTION"]
-    page = api.get(f"/chroma/collection/{name}", params={"book_id": book_id, "limit": 200}).json()
-    return sorted(d["id"] for d in page["items"] if d["metadata"]["chapter_id"] == chapter_id)
+    name = f"{stack.env['MEMORY_COLLECTION']}-{book_id}"
+    page = api.get(f"/chroma/collection/{name}", params={"limit": 200}).json()
+    return sorted(d["id"] for d in page.get("items", []) if d["metadata"]["chapter_id"] == chapter_id)
 
 
 def test_ask_cites_the_chapter_that_states_the_fact(api: httpx.Client) -> None:
@@ -108,7 +108,8 @@ def test_memory_explorer_and_guarded_deletes(api: httpx.Client, stack: Stack) ->
     assert status["mode"] == "server" and status["ok"] and status["documents"] >= 1
     assert status["embedding_model"] == "all-MiniLM-L6-v2-onnx-int8"
     names = [c["name"] for c in api.get("/chroma/collections").json()]
-    assert stack.env["MEMORY_COLLECTION"] in names
+    assert f"{stack.env['MEMORY_COLLECTION']}-{book}" in names
+    assert all(n.startswith(stack.env["MEMORY_COLLECTION"]) for n in names)
     assert api.get("/chroma/collection/not-ours").status_code == 404
     assert api.get(f"/chroma/collection/{names[0]}", params={"limit": 0}).status_code == 422
 

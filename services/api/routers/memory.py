@@ -17,7 +17,7 @@ from services.core.chapters.repository import ChapterRepository
 from services.core.db import transaction
 from services.core.errors import InvalidInput, NotFound
 from services.core.health import check_chroma
-from services.core.ids import ID_PATTERN
+from services.core.ids import ID_PATTERN, is_valid_id
 from services.core.jobs.schemas import JobCreate
 from services.core.jobs.service import create_job, job_snapshot
 
@@ -36,7 +36,7 @@ def chroma_status(state: StateDep) -> dict[str, Any]:
         "mode": "server" if s.chroma_host else "embedded",
         "host": s.chroma_host,
         "port": s.chroma_port if s.chroma_host else None,
-        "collection": s.memory_collection,
+        "collection_prefix": s.memory_collection,
         "embedding_model": state.memory.embedder.name,
         **check.as_dict(),
     }
@@ -47,36 +47,31 @@ def chroma_status(state: StateDep) -> dict[str, Any]:
 
 @router.get("/chroma/collections")
 def chroma_collections(state: StateDep) -> list[dict[str, Any]]:
-    """Every collection of the Chroma instance, with its size and metadata."""
-    out = []
-    for collection in state.memory.client.list_collections():
-        out.append(
-            {
-                "name": collection.name,
-                "count": collection.count(),
-                "metadata": collection.metadata or {},
-            }
-        )
-    return out
+    """This system's memory collections (one per book), with their size and metadata."""
+    return [
+        {"name": c.name, "count": c.count(), "metadata": c.metadata or {}}
+        for c in state.memory.collections()
+    ]
 
 
 @router.get("/chroma/collection/{name}")
 def chroma_collection(
     name: str,
     state: StateDep,
-    book_id: str | None = Query(None, pattern=ID_PATTERN, max_length=64),
     limit: int = Query(20, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    """A page of the memory collection's documents, optionally of one book."""
-    if name != state.settings.memory_collection:
+    """A page of one book's memory: its passages and summaries with their metadata."""
+    book_id = name.removeprefix(f"{state.memory.prefix}-")
+    if not state.memory.owns(name) or not is_valid_id(book_id):
         raise NotFound(
             f"collection {name!r} is not this system's memory "
-            f"(it is {state.settings.memory_collection!r})"
+            f"(its collections are named {state.memory.prefix}-<book_id>)"
         )
-    docs, total = state.memory.documents(book_id=book_id, limit=limit, offset=offset)
+    docs, total = state.memory.documents(book_id, limit=limit, offset=offset)
     return {
         "name": name,
+        "book_id": book_id,
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -94,8 +89,7 @@ def chroma_clear(
     """Delete the whole memory (every book). The catalog and chapter texts stay."""
     if confirm != CLEAR_ALL_CONFIRMATION:
         raise InvalidInput(f"to clear all memory send confirm={CLEAR_ALL_CONFIRMATION}")
-    removed = state.memory.count()
-    state.memory.clear()
+    removed = state.memory.clear()
     with transaction(state.sessions) as session:
         ChapterRepository(session).forget_indexing(book_id=None)
     log.warning("memory cleared: %s documents deleted", removed)

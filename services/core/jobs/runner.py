@@ -49,6 +49,8 @@ class WorkerDeps:
     sessions: sessionmaker[Session]
     redis: redis.Redis
     llm: LLMClient
+    # Sends jobs that a handler created (e.g. indexing a chapter it saved) once they are committed.
+    dispatcher: JobDispatcher | None = None
     _memory: MemoryStore | None = None
     _memory_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -197,6 +199,14 @@ def _succeed(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -
             session.rollback()
             return _stopped(deps, job_id)
     _publish_final(deps, job_id)
+    for follow_up, queue in output.extras.get("dispatch", []):
+        if deps.dispatcher is None:
+            log.warning("job %s created job %s but this worker cannot send it", job_id, follow_up)
+            continue
+        try:
+            deps.dispatcher.dispatch(follow_up, queue)
+        except Exception:  # the stale-job scan cannot see it (queued, not running): say so
+            log.exception("could not send job %s created by job %s", follow_up, job_id)
     return RunOutcome("succeeded")
 
 

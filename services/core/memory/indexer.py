@@ -80,7 +80,7 @@ def index_chapter(
     before = store.chapter_ids(book_id, chapter_id)
     store.upsert(documents)
     stale = sorted(before - {d.doc_id for d in documents})
-    store.delete(stale)
+    store.delete(book_id, stale)
     with transaction(sessions) as session:
         ChapterRepository(session).mark_indexed(chapter_id, content_hash)
     return IndexOutcome(chapter_id, False, len(chunks), len(stale), content_hash)

@@ -59,75 +59,109 @@ def make_chroma_client(settings: Settings) -> Any:
 
 
 class MemoryStore:
-    def __init__(self, client: Any, collection_name: str, embedder: Embedder) -> None:
+    """One Chroma collection per book, named `<prefix>-<book_id>`.
+
+    A book's own collection makes "filtered by book" structural (a query cannot reach another
+    book) and fast: Chroma answers a metadata-filtered query by scanning, ~50 ms at 100k
+    passages here, while an unfiltered HNSW query on one book's collection takes ~1-2 ms.
+    """
+
+    def __init__(self, client: Any, prefix: str, embedder: Embedder) -> None:
         self.client = client
-        self.collection_name = collection_name
+        self.prefix = prefix
         self.embedder = embedder
-        self._collection: Any = None
+        self._collections: dict[str, Any] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder) -> MemoryStore:
         return cls(make_chroma_client(settings), settings.memory_collection, embedder)
 
-    @property
-    def collection(self) -> Any:
-        if self._collection is None:
+    def collection_name(self, book_id: str) -> str:
+        return f"{self.prefix}-{book_id}"
+
+    def owns(self, name: str) -> bool:
+        return name.startswith(f"{self.prefix}-")
+
+    def collection(self, book_id: str, *, create: bool = True) -> Any:
+        if book_id in self._collections:
+            return self._collections[book_id]
+        name = self.collection_name(book_id)
+        if create:
             collection = self.client.get_or_create_collection(
-                self.collection_name,
+                name,
                 metadata={
                     "embedding_model": self.embedder.name,
                     "dimensions": self.embedder.dimensions,
+                    "book_id": book_id,
                 },
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,  # never Chroma's default: it downloads a model
             )
-            pinned = (collection.metadata or {}).get("embedding_model")
-            if pinned != self.embedder.name:
-                raise EmbeddingModelMismatch(
-                    f"collection {self.collection_name!r} holds vectors of {pinned!r}, not "
-                    f"{self.embedder.name!r}: set MEMORY_COLLECTION to a new name and reindex"
-                )
-            self._collection = collection
-        return self._collection
+        else:
+            try:
+                collection = self.client.get_collection(name, embedding_function=None)
+            except Exception:  # chromadb raises NotFoundError (or ValueError in old versions)
+                return None
+        pinned = (collection.metadata or {}).get("embedding_model")
+        if pinned != self.embedder.name:
+            raise EmbeddingModelMismatch(
+                f"collection {name!r} holds vectors of {pinned!r}, not {self.embedder.name!r}: "
+                "delete this book's memory and reindex it"
+            )
+        self._collections[book_id] = collection
+        return collection
+
+    def collections(self) -> list[Any]:
+        return [c for c in self.client.list_collections() if self.owns(c.name)]
 
     def upsert(self, documents: Sequence[MemoryDocument]) -> None:
-        if not documents:
-            return
-        vectors = self.embedder.embed([d.text for d in documents])
-        self.collection.upsert(
-            ids=[d.doc_id for d in documents],
-            documents=[d.text for d in documents],
-            metadatas=[d.metadata for d in documents],
-            embeddings=vectors,
-        )
+        by_book: dict[str, list[MemoryDocument]] = {}
+        for doc in documents:
+            by_book.setdefault(str(doc.metadata["book_id"]), []).append(doc)
+        for book_id, docs in by_book.items():
+            vectors = self.embedder.embed([d.text for d in docs])
+            self.collection(book_id).upsert(
+                ids=[d.doc_id for d in docs],
+                documents=[d.text for d in docs],
+                metadatas=[d.metadata for d in docs],
+                embeddings=vectors,
+            )
 
     def chapter_ids(self, book_id: str, chapter_id: str) -> set[str]:
-        found = self.collection.get(
-            where={"$and": [{"book_id": book_id}, {"chapter_id": chapter_id}]}, include=[]
-        )
-        return set(found["ids"])
+        collection = self.collection(book_id, create=False)
+        if collection is None:
+            return set()
+        return set(collection.get(where={"chapter_id": chapter_id}, include=[])["ids"])
 
-    def delete(self, ids: Sequence[str]) -> None:
-        if ids:
-            self.collection.delete(ids=list(ids))
+    def delete(self, book_id: str, ids: Sequence[str]) -> None:
+        collection = self.collection(book_id, create=False)
+        if ids and collection is not None:
+            collection.delete(ids=list(ids))
 
     def delete_book(self, book_id: str) -> int:
-        found = self.collection.get(where={"book_id": book_id}, include=[])
-        self.delete(found["ids"])
-        return len(found["ids"])
+        collection = self.collection(book_id, create=False)
+        if collection is None:
+            return 0
+        removed = int(collection.count())
+        self.client.delete_collection(collection.name)
+        self._collections.pop(book_id, None)
+        return removed
 
     def count(self, book_id: str | None = None) -> int:
         if book_id is None:
-            return int(self.collection.count())
-        return len(self.collection.get(where={"book_id": book_id}, include=[])["ids"])
+            return sum(int(c.count()) for c in self.collections())
+        collection = self.collection(book_id, create=False)
+        return 0 if collection is None else int(collection.count())
 
     def search(self, book_id: str, query: str, top_k: int) -> list[Passage]:
         """The passages of this book closest to the query; never another book's."""
+        collection = self.collection(book_id, create=False)
+        if collection is None:
+            return []
         (vector,) = self.embedder.embed([query])
-        found = self.collection.query(
+        found = collection.query(
             query_embeddings=[vector],
             n_results=top_k,
-            where={"book_id": book_id},
             include=["documents", "metadatas", "distances"],
         )
         passages = []
@@ -152,20 +186,24 @@ class MemoryStore:
         return passages
 
     def documents(
-        self, *, book_id: str | None, limit: int, offset: int
+        self, book_id: str, *, limit: int, offset: int
     ) -> tuple[list[MemoryDocument], int]:
-        where = {"book_id": book_id} if book_id else None
-        found = self.collection.get(
-            where=where, limit=limit, offset=offset, include=["documents", "metadatas"]
-        )
+        collection = self.collection(book_id, create=False)
+        if collection is None:
+            return [], 0
+        found = collection.get(limit=limit, offset=offset, include=["documents", "metadatas"])
         docs = [
             MemoryDocument(doc_id, text or "", dict(meta or {}))
             for doc_id, text, meta in zip(
                 found["ids"], found["documents"], found["metadatas"], strict=True
             )
         ]
-        return docs, self.count(book_id)
+        return docs, int(collection.count())
 
-    def clear(self) -> None:
-        self.client.delete_collection(self.collection_name)
-        self._collection = None
+    def clear(self) -> int:
+        removed = 0
+        for collection in self.collections():
+            removed += int(collection.count())
+            self.client.delete_collection(collection.name)
+        self._collections.clear()
+        return removed

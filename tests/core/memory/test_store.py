@@ -62,16 +62,21 @@ def test_search_is_filtered_by_book_and_ranked(store: MemoryStore) -> None:
             doc("b2", "c9", 1, "Elizabeth's eyes were blue in this other book."),
         ]
     )
-    assert store.collection.metadata["embedding_model"] == MINILM_NAME
+    assert store.collection("b1").metadata["embedding_model"] == MINILM_NAME
     found = store.search("b1", "What colour are Elizabeth's eyes?", top_k=5)
     assert [p.chapter_id for p in found] == ["c1", "c2"]
     assert found[0].score > found[1].score
     assert found[0].as_citation()["title"] == "Chapter 1"
     assert store.count("b1") == 2 and store.count() == 3
     assert store.chapter_ids("b1", "c1") == {"b1:c1:chunk:0"}
+    assert sorted(c.name for c in store.collections()) == [
+        store.collection_name("b1"),
+        store.collection_name("b2"),
+    ]
     assert store.delete_book("b1") == 2
     assert store.search("b1", "eyes", top_k=5) == []
-    docs, total = store.documents(book_id="b2", limit=10, offset=0)
+    assert store.search("never-indexed", "eyes", top_k=5) == []
+    docs, total = store.documents("b2", limit=10, offset=0)
     assert total == 1 and docs[0].metadata["chapter_id"] == "c9"
 
 
@@ -84,6 +89,6 @@ def test_a_collection_of_another_model_is_refused(store: MemoryStore) -> None:
             raise AssertionError("never called")
 
     store.upsert([doc("b", "c", 1, "text")])
-    other = MemoryStore(store.client, store.collection_name, OtherModel())
+    other = MemoryStore(store.client, store.prefix, OtherModel())
     with pytest.raises(EmbeddingModelMismatch, match="another-model"):
-        _ = other.collection
+        other.search("b", "text", top_k=1)
