@@ -23,6 +23,7 @@ lint: install
 
 bench: install
 	$(PY) bench/job_overhead.py
+	$(PY) bench/memory.py
 
 clean-data:
 	rm -rf data/
