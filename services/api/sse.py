@@ -20,8 +20,12 @@ def format_event(event: str, data: dict[str, Any], event_id: str | None = None) 
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-def parse_events(lines: Iterable[str]) -> Iterator[SseEvent]:
-    """Events from a line iterator (e.g. `httpx.Response.iter_lines()`); comments are skipped."""
+def parse_events(lines: Iterable[str], *, comments: bool = False) -> Iterator[SseEvent]:
+    """Events from text lines (e.g. `httpx.Response.iter_lines()`); a blank line ends one.
+
+    With `comments`, the server's keep-alive lines come out as `comment` events, so a reader
+    can notice a quiet stream and stop.
+    """
     event, data, event_id = "message", [], None
     for line in lines:
         if not line:
@@ -30,12 +34,16 @@ def parse_events(lines: Iterable[str]) -> Iterator[SseEvent]:
             event, data, event_id = "message", [], None
             continue
         if line.startswith(":"):
+            if comments:
+                yield SseEvent("comment", {"text": line[1:].strip()})
             continue
         name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         if name == "event":
             event = value
         elif name == "data":
             data.append(value)
         elif name == "id":
             event_id = value
+    if data:  # a stream cut before its closing blank line
+        yield SseEvent(event, json.loads("\n".join(data)), event_id)

@@ -28,7 +28,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 class ChapterFiles:
     """Names are built from server-made ids and slugs only, never from raw user text."""
 
-    ARTIFACT_PREFIX: ClassVar[dict[str, str]] = {"suggestion": "sugest", "critique": "critica"}
+    ARTIFACT_PREFIX: ClassVar[dict[str, str]] = {
+        "suggestion": "sugest",
+        "critique": "critica",
+        "scene": "cena",
+    }
 
     def __init__(self, chapters_dir: Path) -> None:
         self.root = chapters_dir

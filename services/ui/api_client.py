@@ -10,6 +10,7 @@ from typing import Any, Literal, NotRequired, Self, TypedDict, cast
 
 import httpx
 
+from services.api.sse import parse_events
 from services.core.config import Settings
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -346,29 +347,6 @@ class ApiClient:
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[JobEvent]:
-    """Server-sent events from text lines: `event:`/`data:`/`id:` fields, a blank line ends one.
-
-    Comment lines (the server's keep-alive) come out as `comment` events.
-    """
-    event, event_id = "message", None
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield JobEvent(event, json.loads("\n".join(data)), event_id)
-            event, data, event_id = "message", [], None
-            continue
-        if line.startswith(":"):
-            # The server's keep-alive: passed on so a reader can notice it should stop.
-            yield JobEvent("comment", {"text": line[1:].strip()})
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            event = value
-        elif name == "data":
-            data.append(value)
-        elif name == "id":
-            event_id = value
-    if data:
-        yield JobEvent(event, json.loads("\n".join(data)), event_id)
+    """The job's events, keep-alive comments included (as `comment` events)."""
+    for event in parse_events(lines, comments=True):
+        yield JobEvent(event.event, event.data, event.id)

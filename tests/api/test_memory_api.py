@@ -36,7 +36,9 @@ def new_book(api: httpx.Client, title: str, language: str = "pt-BR") -> str:
 def chapter_docs(api: httpx.Client, stack: Stack, book_id: str, chapter_id: str) -> list[str]:
     name = f"{stack.env['MEMORY_COLLECTION']}-{book_id}"
     page = api.get(f"/chroma/collection/{name}", params={"limit": 200}).json()
-    return sorted(d["id"] for d in page.get("items", []) if d["metadata"]["chapter_id"] == chapter_id)
+    return sorted(
+        d["id"] for d in page.get("items", []) if d["metadata"]["chapter_id"] == chapter_id
+    )
 
 
 def test_ask_cites_the_chapter_that_states_the_fact(api: httpx.Client) -> None:

@@ -50,13 +50,15 @@ def save_new_chapter(
     max_chars: int,
     position: int | None = None,
     source: str = "author",
+    chapter_id: str | None = None,
 ) -> ChapterText:
+    """`chapter_id` lets a job derive the id from itself, so running it twice saves one chapter."""
     get_book(session, book_id)
     _check_text(text, max_chars)
     repo = ChapterRepository(session)
     chapter = repo.add(
         Chapter(
-            id=new_short_id(),
+            id=chapter_id or new_short_id(),
             book_id=book_id,
             position=position or repo.next_position(book_id),
             title=title,

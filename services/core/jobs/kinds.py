@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from services.core.jobs.context import JobContext, JobOutput
 from services.core.jobs.schemas import (
     AskParams,
+    CritiqueParams,
+    ExpandParams,
     ExtractMetadataParams,
     IdeateParams,
     IndexChapterParams,
@@ -17,6 +19,8 @@ from services.core.jobs.schemas import (
 )
 from services.core.memory.index_job import run_index_chapter
 from services.core.writing.ask import run_ask
+from services.core.writing.critique import run_critique
+from services.core.writing.expand import run_expand
 from services.core.writing.ideate import run_ideate
 from services.core.writing.metadata import run_extract_metadata
 from services.core.writing.suggest import run_suggest
@@ -56,6 +60,10 @@ JOB_KINDS: dict[str, JobKind] = {
             needs_book=True,
             needs_chapter=True,
         ),
+        JobKind(
+            "critique", CritiqueParams, run_critique, "llm", needs_book=True, needs_chapter=True
+        ),
+        JobKind("expand", ExpandParams, run_expand, "llm", needs_book=True, needs_chapter=False),
     )
 }
 

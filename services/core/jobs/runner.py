@@ -29,7 +29,12 @@ from services.core.jobs.events import JobEventPublisher
 from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.repository import JobRepository
 from services.core.jobs.schemas import TERMINAL_STATUSES
-from services.core.jobs.service import JobDispatcher, job_snapshot, queue_for
+from services.core.jobs.service import (
+    JobDispatcher,
+    fail_undispatched,
+    job_snapshot,
+    queue_for,
+)
 from services.core.llm.client import LLMClient, LLMError, TransientLLMError
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
@@ -155,7 +160,9 @@ def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
         return _fail(deps, job_id, worker_id, f"internal error: {type(exc).__name__}: {exc}")
     finally:
         lease.done.set()
-    return _succeed(deps, job_id, worker_id, output)
+    outcome = _succeed(deps, job_id, worker_id, output)
+    _dispatch_follow_ups(deps, job_id, output)
+    return outcome
 
 
 def _artifact_id(job_id: str) -> str:
@@ -199,15 +206,21 @@ def _succeed(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -
             session.rollback()
             return _stopped(deps, job_id)
     _publish_final(deps, job_id)
-    for follow_up, queue in output.extras.get("dispatch", []):
-        if deps.dispatcher is None:
-            log.warning("job %s created job %s but this worker cannot send it", job_id, follow_up)
-            continue
-        try:
-            deps.dispatcher.dispatch(follow_up, queue)
-        except Exception:  # the stale-job scan cannot see it (queued, not running): say so
-            log.exception("could not send job %s created by job %s", follow_up, job_id)
     return RunOutcome("succeeded")
+
+
+def _dispatch_follow_ups(deps: WorkerDeps, job_id: str, output: JobOutput) -> None:
+    """Send the jobs the handler committed (e.g. indexing a chapter it saved), whatever became
+    of this job afterwards; a job that cannot be sent is marked failed, not left queued."""
+    for follow_up, queue in output.extras.get("dispatch", []):
+        try:
+            if deps.dispatcher is None:
+                raise RuntimeError("this worker has no dispatcher")
+            deps.dispatcher.dispatch(follow_up, queue)
+        except Exception as exc:
+            log.exception("could not send job %s created by job %s", follow_up, job_id)
+            with transaction(deps.sessions) as session:
+                fail_undispatched(session, follow_up, f"broker unavailable: {exc}")
 
 
 def _finish(

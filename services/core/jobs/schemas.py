@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.core.ids import ID_PATTERN
 
@@ -92,3 +92,57 @@ class ExtractMetadataParams(BaseModel):
     max_tokens: int | None = Field(default=None, ge=64, le=8192)
     # Extraction wants the likeliest reading of the text, not variety.
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+
+
+class CritiqueParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    focus: str | None = Field(
+        default=None, max_length=2000, description="What the critique should look at most"
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, le=20, description="Passages of earlier chapters to compare against"
+    )
+    max_tokens: int | None = Field(default=None, ge=16, le=8192)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+
+class ExpandIdea(BaseModel):
+    """A story idea to write a scene from; `ideate` produces these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    logline: str = Field(min_length=1, max_length=2000)
+    conflict: str | None = Field(default=None, max_length=2000)
+    characters: list[str] = Field(default_factory=list, max_length=20)
+    hook: str | None = Field(default=None, max_length=2000)
+
+
+class ExpandParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    idea: ExpandIdea | None = Field(default=None, description="The idea the scene develops")
+    instructions: str | None = Field(
+        default=None, max_length=4000, description="What the author wants from the scene"
+    )
+    from_chapter: bool = Field(
+        default=False, description="Continue from the job's chapter (needs a chapter_id)"
+    )
+    save_as_chapter: bool = Field(
+        default=False, description="Also save the scene as a new chapter at the end of the book"
+    )
+    chapter_title: str | None = Field(
+        default=None, min_length=1, max_length=300, description="Title of the saved chapter"
+    )
+    max_tokens: int | None = Field(default=None, ge=16, le=8192)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _has_a_starting_point(self) -> ExpandParams:
+        if self.idea is None and not (self.instructions or "").strip() and not self.from_chapter:
+            raise ValueError(
+                "expand needs something to write from: give an idea, instructions, "
+                "or from_chapter=true"
+            )
+        return self

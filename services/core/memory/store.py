@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from services.core.config import Settings
 from services.core.memory.embeddings import Embedder
 
 Metadata = dict[str, str | int | float | bool]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,21 @@ class MemoryStore:
         self._collections[book_id] = collection
         return collection
 
+    def _use(self, book_id: str, op: Callable[[Any], T], *, create: bool) -> T | None:
+        """Run `op` on the book's collection. Another process (the API) may have deleted the
+        collection this process cached: then look it up again, once."""
+        for attempt in (1, 2):
+            collection = self.collection(book_id, create=create)
+            if collection is None:
+                return None
+            try:
+                return op(collection)
+            except Exception as exc:
+                if type(exc).__name__ != "NotFoundError" or attempt == 2:
+                    raise
+                self._collections.pop(book_id, None)
+        return None  # pragma: no cover - the loop returns or raises
+
     def collections(self) -> list[Any]:
         return [c for c in self.client.list_collections() if self.owns(c.name)]
 
@@ -120,23 +136,26 @@ class MemoryStore:
             by_book.setdefault(str(doc.metadata["book_id"]), []).append(doc)
         for book_id, docs in by_book.items():
             vectors = self.embedder.embed([d.text for d in docs])
-            self.collection(book_id).upsert(
-                ids=[d.doc_id for d in docs],
-                documents=[d.text for d in docs],
-                metadatas=[d.metadata for d in docs],
-                embeddings=vectors,
+            self._use(
+                book_id,
+                lambda c, docs=docs, vectors=vectors: c.upsert(  # type: ignore[misc]
+                    ids=[d.doc_id for d in docs],
+                    documents=[d.text for d in docs],
+                    metadatas=[d.metadata for d in docs],
+                    embeddings=vectors,
+                ),
+                create=True,
             )
 
     def chapter_ids(self, book_id: str, chapter_id: str) -> set[str]:
-        collection = self.collection(book_id, create=False)
-        if collection is None:
-            return set()
-        return set(collection.get(where={"chapter_id": chapter_id}, include=[])["ids"])
+        found = self._use(
+            book_id, lambda c: c.get(where={"chapter_id": chapter_id}, include=[]), create=False
+        )
+        return set(found["ids"]) if found else set()
 
     def delete(self, book_id: str, ids: Sequence[str]) -> None:
-        collection = self.collection(book_id, create=False)
-        if ids and collection is not None:
-            collection.delete(ids=list(ids))
+        if ids:
+            self._use(book_id, lambda c: c.delete(ids=list(ids)), create=False)
 
     def delete_book(self, book_id: str) -> int:
         collection = self.collection(book_id, create=False)
@@ -150,20 +169,24 @@ class MemoryStore:
     def count(self, book_id: str | None = None) -> int:
         if book_id is None:
             return sum(int(c.count()) for c in self.collections())
-        collection = self.collection(book_id, create=False)
-        return 0 if collection is None else int(collection.count())
+        return int(self._use(book_id, lambda c: c.count(), create=False) or 0)
 
     def search(self, book_id: str, query: str, top_k: int) -> list[Passage]:
         """The passages of this book closest to the query; never another book's."""
-        collection = self.collection(book_id, create=False)
-        if collection is None:
+        if self.collection(book_id, create=False) is None:
             return []
         (vector,) = self.embedder.embed([query])
-        found = collection.query(
-            query_embeddings=[vector],
-            n_results=top_k,
-            include=["documents", "metadatas", "distances"],
+        found = self._use(
+            book_id,
+            lambda c: c.query(
+                query_embeddings=[vector],
+                n_results=top_k,
+                include=["documents", "metadatas", "distances"],
+            ),
+            create=False,
         )
+        if found is None:
+            return []
         passages = []
         for doc_id, text, meta, distance in zip(
             found["ids"][0],

@@ -9,6 +9,7 @@ from services.core.jobs.schemas import AskParams
 from services.core.llm.prompts import load_prompt
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
+from services.core.writing.progress import GenerationProgress
 
 
 def run_ask(ctx: JobContext) -> JobOutput:
@@ -29,18 +30,11 @@ def run_ask(ctx: JobContext) -> JobOutput:
     )
     max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
     ctx.reporter.progress(0.15, "Writing the answer")
-    produced = 0
-
-    def on_delta(piece: str) -> None:
-        nonlocal produced
-        produced += 1
-        ctx.reporter.delta(piece)
-        ctx.reporter.progress(
-            0.15 + 0.8 * min(1.0, produced / max_tokens), "Writing the answer", force=False
-        )
-
+    stream = GenerationProgress(
+        ctx.reporter, label="Writing the answer", max_tokens=max_tokens, start=0.15, end=0.95
+    )
     completion = ctx.llm.stream_chat(
-        messages, on_delta=on_delta, max_tokens=max_tokens, temperature=params.temperature
+        messages, on_delta=stream.on_delta, max_tokens=max_tokens, temperature=params.temperature
     )
     citations = [p.as_citation() for p in passages]
     return JobOutput(

@@ -15,6 +15,7 @@ from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
+from services.core.writing.progress import GenerationProgress
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +91,11 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     )
     max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
     ctx.reporter.progress(0.05, "Generating suggestions")
-    produced = 0
-
-    def on_delta(piece: str) -> None:
-        nonlocal produced
-        produced += 1
-        ctx.reporter.delta(piece)
-        ctx.reporter.progress(
-            0.05 + 0.9 * min(1.0, produced / max_tokens),
-            f"Generating suggestions ({produced} tokens)",
-            force=False,
-        )
-
+    stream = GenerationProgress(
+        ctx.reporter, label="Generating suggestions", max_tokens=max_tokens, start=0.05, end=0.95
+    )
     completion = ctx.llm.stream_chat(
-        messages, on_delta=on_delta, max_tokens=max_tokens, temperature=params.temperature
+        messages, on_delta=stream.on_delta, max_tokens=max_tokens, temperature=params.temperature
     )
     ctx.reporter.progress(0.97, "Saving the suggestions")
     return JobOutput(

@@ -92,3 +92,13 @@ def test_a_collection_of_another_model_is_refused(store: MemoryStore) -> None:
     other = MemoryStore(store.client, store.prefix, OtherModel())
     with pytest.raises(EmbeddingModelMismatch, match="another-model"):
         other.search("b", "text", top_k=1)
+
+
+def test_a_book_deleted_by_another_process_is_recreated_on_write(store: MemoryStore) -> None:
+    other = MemoryStore(store.client, store.prefix, store.embedder)
+    store.upsert([doc("b", "c", 1, "first text")])  # `store` now caches the collection
+    assert other.delete_book("b") == 1
+    assert store.chapter_ids("b", "c") == set()
+    assert store.search("b", "text", top_k=3) == []
+    store.upsert([doc("b", "c", 1, "second text")])
+    assert [p.text for p in other.search("b", "text", top_k=3)] == ["second text"]

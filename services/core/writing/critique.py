@@ -1,0 +1,139 @@
+"""`critique`: a chapter's coherence and continuity against what earlier chapters established."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from services.core.books.service import get_book
+from services.core.chapters.repository import ChapterRepository
+from services.core.chapters.service import current_text, get_chapter
+from services.core.db import transaction
+from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
+from services.core.jobs.schemas import CritiqueParams
+from services.core.llm.prompts import load_prompt, template_language
+from services.core.memory.store import Passage
+from services.core.writing.passages import format_passages
+from services.core.writing.progress import GenerationProgress
+
+log = logging.getLogger(__name__)
+
+NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
+NO_FOCUS = {"pt-BR": "(coerência e continuidade em geral)", "en": "(coherence and continuity)"}
+QUERY_CHARS = 1000  # the embedding model reads ~256 tokens; a longer query is truncated anyway
+# Each query asks for more than top_k: later chapters and this one are filtered out afterwards.
+OVERFETCH = 3
+
+
+def fit_for_review(text: str, max_chars: int) -> tuple[str, bool]:
+    """Keep the opening and the ending of a long chapter: contradictions hide in either."""
+    if len(text) <= max_chars:
+        return text, False
+    half = max(1, max_chars // 2)
+    return f"{text[:half].rstrip()}\n[…]\n{text[-half:].lstrip()}", True
+
+
+def review_queries(text: str, focus: str | None) -> list[str]:
+    """The chapter's opening and ending (and the author's focus) as separate memory queries."""
+    queries = [text[:QUERY_CHARS], text[-QUERY_CHARS:]]
+    if focus:
+        queries.append(focus)
+    return list(dict.fromkeys(q for q in queries if q.strip()))
+
+
+def earlier_passages(
+    found: list[Passage], earlier: dict[str, tuple[int, str]], top_k: int
+) -> list[Passage]:
+    """Best score per document, earlier chapters only, labelled with their current position."""
+    best: dict[str, Passage] = {}
+    for passage in found:
+        if passage.chapter_id not in earlier:
+            continue
+        kept = best.get(passage.doc_id)
+        if kept is None or passage.score > kept.score:
+            position, title = earlier[passage.chapter_id]
+            # The catalog, not the vector's metadata, says where a chapter stands now.
+            best[passage.doc_id] = dataclasses.replace(passage, position=position, title=title)
+    ranked = sorted(best.values(), key=lambda p: p.score, reverse=True)[:top_k]
+    return sorted(ranked, key=lambda p: (p.position, p.doc_id))
+
+
+def run_critique(ctx: JobContext) -> JobOutput:
+    params = CritiqueParams.model_validate(ctx.params)
+    ctx.reporter.progress(0.02, "Reading the chapter")
+    assert ctx.book_id is not None and ctx.chapter_id is not None
+    with transaction(ctx.sessions) as session:
+        chapter = get_chapter(session, ctx.chapter_id, book_id=ctx.book_id)
+        book = get_book(session, chapter.book_id)
+        revision = current_text(session, chapter)
+        earlier = {
+            c.id: (c.position, c.title)
+            for c in ChapterRepository(session).list_for_book(book.id)
+            if c.position < chapter.position and c.id != chapter.id
+        }
+        language, book_title, genre = book.language, book.title, book.genre
+        title, position, text, revision_number = (
+            chapter.title,
+            chapter.position,
+            revision.text,
+            revision.number,
+        )
+    lang = template_language(language)
+    notes: list[str] = []
+    passages: list[Passage] = []
+    if earlier:
+        ctx.reporter.progress(0.04, "Searching earlier chapters in the book's memory")
+        top_k = params.top_k or ctx.settings.memory_top_k
+        try:
+            found = [
+                passage
+                for query in review_queries(text, params.focus)
+                for passage in ctx.memory.search(ctx.book_id, query, top_k * OVERFETCH)
+            ]
+        except Exception as exc:  # without memory the critique still reads the chapter itself
+            log.warning("critique without memory for job %s: %s", ctx.job_id, exc)
+            notes.append(f"the book's memory is unavailable ({exc}); critique made without it")
+        else:
+            passages = earlier_passages(found, earlier, top_k)
+            if not passages:
+                notes.append("no passages of earlier chapters found: are they indexed?")
+    else:
+        notes.append("this is the book's first chapter: there is nothing earlier to compare with")
+    chapter_text, truncated = fit_for_review(text, ctx.settings.llm_prompt_chars)
+    messages = load_prompt("critique", language).render(
+        book_title=book_title,
+        genre=genre or NOT_GIVEN[lang],
+        passages=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
+        chapter_position=str(position),
+        chapter_title=title,
+        chapter_text=chapter_text,
+        focus=params.focus or NO_FOCUS[lang],
+    )
+    max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
+    ctx.reporter.progress(0.08, "Writing the critique")
+    progress = GenerationProgress(
+        ctx.reporter, label="Writing the critique", max_tokens=max_tokens, start=0.08, end=0.95
+    )
+    completion = ctx.llm.stream_chat(
+        messages, on_delta=progress.on_delta, max_tokens=max_tokens, temperature=params.temperature
+    )
+    ctx.reporter.progress(0.97, "Saving the critique")
+    result: dict[str, Any] = {
+        "text": completion.text,
+        "finish_reason": completion.finish_reason,
+        "citations": [p.as_citation() for p in passages],
+        "chapter_title": title,
+        "chapter_revision": revision_number,
+        "language": language,
+        "notes": notes,
+        "receipt": {
+            **completion.receipt(),
+            "context_truncated": truncated,
+            "passages": [p.doc_id for p in passages],
+        },
+    }
+    return JobOutput(
+        result=result,
+        artifact=ArtifactDraft(kind="critique", title=title, text=completion.text),
+    )
