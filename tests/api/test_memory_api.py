@@ -146,3 +146,28 @@ def test_original_writing_endpoints(api: httpx.Client, chapter: dict[str, Any]) 
     assert api.post("/suggest", params={"wait": 999}, json=body).status_code == 422
     assert api.post("/ask", json={"book_id": chapter["book_id"]}).status_code == 422
     assert api.get("/metadata/book/nobook").status_code == 404
+
+
+def test_vectorize_existing_imports_chapters_kept_only_on_disk(
+    api: httpx.Client, stack: Stack
+) -> None:
+    folder = stack.data_dir / "chapters"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "livrovelho__cap-um.md").write_text(
+        "# O naufrágio\n\nO navio afundou perto da ilha de Marajó.\n", encoding="utf-8"
+    )
+    (folder / "livrovelho__vazio.md").write_text("# Nada\n\n", encoding="utf-8")
+    (folder / "sugest_o-naufragio__abc123.md").write_text("uma sugestão", encoding="utf-8")
+    queued = api.post("/chroma/vectorize-existing", json={"book_id": "livrovelho"})
+    assert queued.status_code == 202, queued.text
+    body = queued.json()
+    assert body["imported"] == [{"book_id": "livrovelho", "chapter_id": "cap-um"}]
+    assert body["total"] == 1
+    finished(api, body["jobs"][0]["id"])
+    chapter = api.get("/chapters/cap-um").json()
+    assert chapter["title"] == "O naufrágio" and chapter["book_id"] == "livrovelho"
+    assert chapter["revisions"][0]["source"] == "import"
+    assert "Marajó" in chapter["text"]
+    assert chapter_docs(api, stack, "livrovelho", "cap-um")
+    again = api.post("/chroma/vectorize-existing", json={"book_id": "livrovelho"}).json()
+    assert again["imported"] == [], "a second run imports nothing twice"

@@ -13,6 +13,7 @@ from services.api.deps import BookId, StateDep
 from services.api.routers.jobs import dispatch_committed
 from services.core.books.repository import BookRepository
 from services.core.books.service import get_book
+from services.core.chapters.disk_import import import_chapter_files
 from services.core.chapters.repository import ChapterRepository
 from services.core.db import transaction
 from services.core.errors import InvalidInput, NotFound
@@ -122,10 +123,18 @@ class VectorizeRequest(BaseModel):
 
 @router.post("/chroma/vectorize-existing", status_code=202)
 def vectorize_existing(state: StateDep, body: VectorizeRequest | None = None) -> JSONResponse:
-    """Queue an `index_chapter` job for every chapter of the book (or of every book)."""
+    """Import chapter files missing from the catalog, then queue an `index_chapter` job for every
+    chapter of the book (or of every book)."""
     request = body or VectorizeRequest()
     params = {"force": request.force, "summarize": request.summarize}
     with transaction(state.sessions) as session:
+        # Chapters kept only as files (the original layout) join the catalog first.
+        imported = import_chapter_files(
+            session,
+            state.settings.chapters_dir,
+            max_chars=state.settings.max_text_chars,
+            book_id=request.book_id,
+        )
         if request.book_id is not None:
             book_ids = [get_book(session, request.book_id).id]
         else:
@@ -145,4 +154,9 @@ def vectorize_existing(state: StateDep, body: VectorizeRequest | None = None) ->
                 )
                 jobs.append(job_snapshot(job))
     queued = [j for j in jobs if dispatch_committed(state, j["id"], "index")]
-    return JSONResponse({"jobs": queued, "total": len(queued)}, status_code=202)
+    body_out = {
+        "jobs": queued,
+        "total": len(queued),
+        "imported": [{"book_id": b, "chapter_id": c} for b, c in imported],
+    }
+    return JSONResponse(body_out, status_code=202)
