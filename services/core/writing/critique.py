@@ -6,14 +6,13 @@ import dataclasses
 import logging
 from typing import Any
 
-from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
-from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.schemas import CritiqueParams
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
+from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import GenerationProgress
 
@@ -63,22 +62,15 @@ def run_critique(ctx: JobContext) -> JobOutput:
     params = CritiqueParams.model_validate(ctx.params)
     ctx.reporter.progress(0.02, "Reading the chapter")
     assert ctx.book_id is not None and ctx.chapter_id is not None
+    c = read_chapter(ctx)
     with transaction(ctx.sessions) as session:
-        chapter = get_chapter(session, ctx.chapter_id, book_id=ctx.book_id)
-        book = get_book(session, chapter.book_id)
-        revision = current_text(session, chapter)
         earlier = {
-            c.id: (c.position, c.title)
-            for c in ChapterRepository(session).list_for_book(book.id)
-            if c.position < chapter.position and c.id != chapter.id
+            other.id: (other.position, other.title)
+            for other in ChapterRepository(session).list_for_book(c.book_id)
+            if other.position < c.position and other.id != c.chapter_id
         }
-        language, book_title, genre = book.language, book.title, book.genre
-        title, position, text, revision_number = (
-            chapter.title,
-            chapter.position,
-            revision.text,
-            revision.number,
-        )
+    language, book_title, genre = c.language, c.book_title, c.genre
+    title, position, text, revision_number = c.title, c.position, c.text, c.revision
     lang = template_language(language)
     notes: list[str] = []
     passages: list[Passage] = []

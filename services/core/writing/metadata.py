@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from services.core.books.service import get_book
-from services.core.chapters.service import current_text, get_chapter, set_metadata
+from services.core.chapters.service import set_metadata
 from services.core.db import transaction
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.schemas import ExtractMetadataParams
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.llm.structured import complete_json
+from services.core.writing.chapter_context import read_chapter
 from services.core.writing.progress import GenerationProgress
 from services.core.writing.structured_fields import Name, unique
 
@@ -94,14 +94,10 @@ def render_markdown(metadata: dict[str, Any], language: str) -> str:
 def run_extract_metadata(ctx: JobContext) -> JobOutput:
     params = ExtractMetadataParams.model_validate(ctx.params)
     ctx.reporter.progress(0.02, "Reading the chapter")
-    assert ctx.chapter_id is not None
-    with transaction(ctx.sessions) as session:
-        chapter = get_chapter(session, ctx.chapter_id, book_id=ctx.book_id)
-        book = get_book(session, chapter.book_id)
-        revision = current_text(session, chapter)
-        language, book_title, genre = book.language, book.title, book.genre
-        chapter_title, read_hash = chapter.title, chapter.content_hash
-        chapter_text, revision_number = revision.text, revision.number
+    c = read_chapter(ctx)
+    language, book_title, genre = c.language, c.book_title, c.genre
+    chapter_title, read_hash = c.title, c.content_hash
+    chapter_text, revision_number = c.text, c.revision
     text, truncated = fit_head_and_tail(chapter_text, ctx.settings.llm_prompt_chars)
     messages = build_messages(
         language=language,
@@ -127,7 +123,7 @@ def run_extract_metadata(ctx: JobContext) -> JobOutput:
     metadata = answer.model_dump()
     ctx.reporter.progress(0.95, "Saving the metadata on the chapter")
     with transaction(ctx.sessions) as session:
-        stored = set_metadata(session, ctx.chapter_id, metadata, expected_hash=read_hash)
+        stored = set_metadata(session, c.chapter_id, metadata, expected_hash=read_hash)
     notes = []
     if not stored:
         notes.append(

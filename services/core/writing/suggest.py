@@ -6,14 +6,12 @@ import logging
 import time
 from typing import Any
 
-from services.core.books.service import get_book
-from services.core.chapters.service import current_text, get_chapter
-from services.core.db import transaction
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.schemas import SuggestParams
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
+from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import GenerationProgress
 
@@ -64,17 +62,9 @@ def build_messages(
 def run_suggest(ctx: JobContext) -> JobOutput:
     params = SuggestParams.model_validate(ctx.params)
     ctx.reporter.progress(0.02, "Reading the chapter")
-    assert ctx.chapter_id is not None
-    with transaction(ctx.sessions) as session:
-        chapter = get_chapter(session, ctx.chapter_id, book_id=ctx.book_id)
-        book = get_book(session, chapter.book_id)
-        revision = current_text(session, chapter)
-        language, book_title, genre, synopsis = book.language, book.title, book.genre, book.synopsis
-        chapter_title, chapter_text, revision_number = (
-            chapter.title,
-            revision.text,
-            revision.number,
-        )
+    c = read_chapter(ctx)
+    language, book_title, genre, synopsis = c.language, c.book_title, c.genre, c.synopsis
+    chapter_title, chapter_text, revision_number = c.title, c.text, c.revision
     text, truncated = fit_chapter_text(chapter_text, ctx.settings.llm_prompt_chars)
     retrieval_started = time.perf_counter()
     passages = related_passages(ctx, chapter_text)
