@@ -6,46 +6,12 @@ chapters are cited, what is stored, streamed and queued), not the quality of the
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
-from services.api.sse import SseEvent, parse_events
 from tests.conftest import Stack
-
-
-def finished(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = api.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
-
-
-def succeeded(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    job = finished(api, job_id, timeout)
-    assert job["status"] == "succeeded", job
-    return job
-
-
-def submit(
-    api: httpx.Client, kind: str, book_id: str, chapter_id: str | None = None, **params: Any
-) -> str:
-    response = api.post(
-        "/jobs",
-        json={"kind": kind, "book_id": book_id, "chapter_id": chapter_id, "params": params},
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-def follow(api: httpx.Client, job_id: str) -> list[SseEvent]:
-    with api.stream("GET", f"/jobs/{job_id}/events") as response:
-        assert response.status_code == 200
-        return list(parse_events(response.iter_lines()))
+from tests.job_client import finished, follow, submit, succeeded
 
 
 def new_book(api: httpx.Client, title: str, language: str = "pt-BR") -> str:

@@ -10,15 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.api.sse import SseEvent, parse_events
 from tests.conftest import Stack
-
-
-def follow(api: httpx.Client, job_id: str, headers: dict[str, str] | None = None) -> list[SseEvent]:
-    with api.stream("GET", f"/jobs/{job_id}/events", headers=headers or {}) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        return list(parse_events(response.iter_lines()))
+from tests.job_client import finished, follow
 
 
 def submit(api: httpx.Client, chapter: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -35,16 +28,6 @@ def submit(api: httpx.Client, chapter: dict[str, Any], **params: Any) -> dict[st
     body: dict[str, Any] = response.json()
     assert body["status"] == "queued" and body["job_id"] == body["id"]
     return body
-
-
-def wait_for(api: httpx.Client, job_id: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = api.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
 
 
 def test_suggest_round_trip_streams_progress_then_final(
@@ -92,7 +75,7 @@ def test_idempotency_key_returns_the_same_job(api: httpx.Client, chapter: dict[s
     second = api.post("/jobs", json=body, headers={"Idempotency-Key": key})
     assert (first.status_code, second.status_code) == (202, 200)
     assert first.json()["id"] == second.json()["id"]
-    wait_for(api, first.json()["id"])
+    finished(api, first.json()["id"])
     listed = api.get("/jobs", params={"book_id": chapter["book_id"]}).json()
     assert [j["id"] for j in listed["items"]].count(first.json()["id"]) == 1
 
@@ -148,7 +131,7 @@ def test_job_errors_are_4xx_with_messages(api: httpx.Client, chapter: dict[str, 
 def test_list_jobs_filters_and_pages(api: httpx.Client, chapter: dict[str, Any]) -> None:
     ids = [submit(api, chapter, max_tokens=16)["id"] for _ in range(3)]
     for job_id in ids:
-        wait_for(api, job_id)
+        finished(api, job_id)
     mine = {"book_id": chapter["book_id"], "kind": "suggest"}
     page = api.get("/jobs", params={**mine, "limit": 2}).json()
     assert page["total"] == 3 and len(page["items"]) == 2

@@ -19,23 +19,7 @@ from services.core.llm.structured import StructuredOutputError, complete_json
 from services.core.writing.ideate import IdeaList
 from services.core.writing.metadata import ChapterMetadata, build_messages
 from tests.conftest import Stack
-
-
-def submit(
-    api: httpx.Client, kind: str, book_id: str | None, chapter_id: str | None = None, **params: Any
-) -> str:
-    response = api.post(
-        "/jobs",
-        json={"kind": kind, "book_id": book_id, "chapter_id": chapter_id, "params": params},
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-def follow(api: httpx.Client, job_id: str) -> list[SseEvent]:
-    with api.stream("GET", f"/jobs/{job_id}/events") as response:
-        assert response.status_code == 200
-        return list(parse_events(response.iter_lines()))
+from tests.job_client import follow, submit
 
 
 def follow_all(stack: Stack, job_ids: list[str]) -> list[list[SseEvent]]:

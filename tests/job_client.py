@@ -1,0 +1,49 @@
+"""Submitting jobs to the API under test and waiting for them, shared by the test modules."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from services.api.sse import SseEvent, parse_events
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def submit(
+    api: httpx.Client, kind: str, book_id: str | None, chapter_id: str | None = None, **params: Any
+) -> str:
+    response = api.post(
+        "/jobs",
+        json={"kind": kind, "book_id": book_id, "chapter_id": chapter_id, "params": params},
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+def follow(api: httpx.Client, job_id: str, headers: dict[str, str] | None = None) -> list[SseEvent]:
+    """Every event of the job's SSE stream, until its `final` event."""
+    with api.stream("GET", f"/jobs/{job_id}/events", headers=headers or {}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return list(parse_events(response.iter_lines()))
+
+
+def finished(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The job once it ended, however it ended."""
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = api.get(f"/jobs/{job_id}").json()
+        if job["status"] in TERMINAL:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job.get('status')} after {timeout}s")
+
+
+def succeeded(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    job = finished(api, job_id, timeout)
+    assert job["status"] == "succeeded", job
+    return job
