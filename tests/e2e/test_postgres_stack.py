@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from services.api.sse import parse_events
 from tests.conftest import start_stack
+from tests.job_client import succeeded
 
 
 def test_suggest_round_trip_on_postgres(
@@ -18,6 +19,7 @@ def test_suggest_round_trip_on_postgres(
     llm_url: str,
     logs_dir: Path,
     postgres_url: str,
+    chroma_server: tuple[str, int],
 ) -> None:
     from services.core.migrate import downgrade
 
@@ -28,6 +30,7 @@ def test_suggest_round_trip_on_postgres(
         llm_url=llm_url,
         logs_dir=logs_dir,
         database_url=postgres_url,
+        chroma=chroma_server,
     )
     try:
         with stack.client() as client:
@@ -51,6 +54,15 @@ def test_suggest_round_trip_on_postgres(
             assert events[-1].data["status"] == "succeeded", events[-1].data
             assert any(e.event == "delta" for e in events)
             assert time.monotonic() - started < 60
+            # Memory on the same catalog: the save queued indexing; ask cites the chapter.
+            succeeded(client, saved["index_job_id"])
+            asked = client.post(
+                "/ask?wait=120",
+                json={"book_id": book["id"], "question": "Who was ill?", "max_tokens": 32},
+            )
+            assert asked.status_code == 200, asked.text
+            citations = asked.json()["result"]["citations"]
+            assert citations and citations[0]["chapter_id"] == saved["chapter_id"]
         engine = create_engine(postgres_url)
         with engine.connect() as conn:
             status = conn.execute(
