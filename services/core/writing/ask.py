@@ -9,7 +9,7 @@ from services.core.jobs.schemas import AskParams
 from services.core.llm.prompts import load_prompt
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
-from services.core.writing.progress import GenerationProgress
+from services.core.writing.progress import stream_text
 
 
 def run_ask(ctx: JobContext) -> JobOutput:
@@ -28,13 +28,14 @@ def run_ask(ctx: JobContext) -> JobOutput:
         passages=format_passages(passages, language, ctx.settings.llm_prompt_chars),
         question=params.question,
     )
-    max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
-    ctx.reporter.progress(0.15, "Writing the answer")
-    stream = GenerationProgress(
-        ctx.reporter, label="Writing the answer", max_tokens=max_tokens, start=0.15, end=0.95
-    )
-    completion = ctx.llm.stream_chat(
-        messages, on_delta=stream.on_delta, max_tokens=max_tokens, temperature=params.temperature
+    completion = stream_text(
+        ctx,
+        messages,
+        label="Writing the answer",
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        start=0.15,
+        end=0.95,
     )
     citations = [p.as_citation() for p in passages]
     return JobOutput(

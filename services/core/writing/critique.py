@@ -14,7 +14,7 @@ from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
-from services.core.writing.progress import GenerationProgress
+from services.core.writing.progress import stream_text
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +102,14 @@ def run_critique(ctx: JobContext) -> JobOutput:
         chapter_text=chapter_text,
         focus=params.focus or NO_FOCUS[lang],
     )
-    max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
-    ctx.reporter.progress(0.08, "Writing the critique")
-    progress = GenerationProgress(
-        ctx.reporter, label="Writing the critique", max_tokens=max_tokens, start=0.08, end=0.95
-    )
-    completion = ctx.llm.stream_chat(
-        messages, on_delta=progress.on_delta, max_tokens=max_tokens, temperature=params.temperature
+    completion = stream_text(
+        ctx,
+        messages,
+        label="Writing the critique",
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        start=0.08,
+        end=0.95,
     )
     ctx.reporter.progress(0.97, "Saving the critique")
     result: dict[str, Any] = {

@@ -20,7 +20,7 @@ from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
-from services.core.writing.progress import GenerationProgress
+from services.core.writing.progress import stream_text
 from services.core.writing.suggest import fit_chapter_text
 
 log = logging.getLogger(__name__)
@@ -131,13 +131,14 @@ def run_expand(ctx: JobContext) -> JobOutput:
         idea=describe_idea(params.idea, language),
         instructions=params.instructions or NO_REQUEST[lang],
     )
-    max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
-    ctx.reporter.progress(0.08, "Writing the scene")
-    progress = GenerationProgress(
-        ctx.reporter, label="Writing the scene", max_tokens=max_tokens, start=0.08, end=0.92
-    )
-    completion = ctx.llm.stream_chat(
-        messages, on_delta=progress.on_delta, max_tokens=max_tokens, temperature=params.temperature
+    completion = stream_text(
+        ctx,
+        messages,
+        label="Writing the scene",
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        start=0.08,
+        end=0.92,
     )
     if completion.finish_reason == "length":
         notes.append("the scene was cut by max_tokens; raise it for a complete scene")

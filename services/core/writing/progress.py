@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.core.jobs.context import JobReporter
+from services.core.jobs.context import JobContext, JobReporter
+from services.core.llm.client import Completion
 
 
 class GenerationProgress:
@@ -34,3 +35,22 @@ class GenerationProgress:
         self.label = f"{self.label}, repairing the JSON"
         self.reporter.reset(f"Invalid JSON ({problem}); asking the model to repair it")
         self.reporter.progress(self.start, self.label)
+
+
+def stream_text(
+    ctx: JobContext,
+    messages: list[dict[str, str]],
+    *,
+    label: str,
+    max_tokens: int | None,
+    temperature: float | None,
+    start: float,
+    end: float,
+) -> Completion:
+    """One streamed free-text generation of a job: stage message, deltas, token progress."""
+    budget = max_tokens or ctx.settings.llm_max_tokens
+    ctx.reporter.progress(start, label)
+    stream = GenerationProgress(ctx.reporter, label=label, max_tokens=budget, start=start, end=end)
+    return ctx.llm.stream_chat(
+        messages, on_delta=stream.on_delta, max_tokens=budget, temperature=temperature
+    )

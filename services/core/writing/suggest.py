@@ -13,7 +13,7 @@ from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
-from services.core.writing.progress import GenerationProgress
+from services.core.writing.progress import stream_text
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +79,14 @@ def run_suggest(ctx: JobContext) -> JobOutput:
         params=params,
         memory=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
     )
-    max_tokens = params.max_tokens or ctx.settings.llm_max_tokens
-    ctx.reporter.progress(0.05, "Generating suggestions")
-    stream = GenerationProgress(
-        ctx.reporter, label="Generating suggestions", max_tokens=max_tokens, start=0.05, end=0.95
-    )
-    completion = ctx.llm.stream_chat(
-        messages, on_delta=stream.on_delta, max_tokens=max_tokens, temperature=params.temperature
+    completion = stream_text(
+        ctx,
+        messages,
+        label="Generating suggestions",
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        start=0.05,
+        end=0.95,
     )
     ctx.reporter.progress(0.97, "Saving the suggestions")
     return JobOutput(
