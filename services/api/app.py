@@ -11,8 +11,17 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from services.api.deps import require_token
 from services.api.errors import install_error_handlers
-from services.api.limits import BodySizeLimit
-from services.api.routers import artifacts, books, chapters, health, jobs, memory, writing
+from services.api.limits import UPLOAD_PATH, BodySizeLimit
+from services.api.routers import (
+    artifacts,
+    books,
+    chapters,
+    health,
+    jobs,
+    manuscripts,
+    memory,
+    writing,
+)
 from services.api.state import AppState
 from services.core.config import Settings
 
@@ -44,9 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        # Book files may be larger than other bodies, up to their own limit.
+        overrides=[(UPLOAD_PATH, settings.max_upload_bytes, "MAX_UPLOAD_BYTES")],
+    )
     app.include_router(health.public)
     protected = [Depends(require_token)]
-    for module in (health, books, chapters, jobs, artifacts, memory, writing):
+    for module in (health, books, chapters, jobs, artifacts, memory, writing, manuscripts):
         app.include_router(module.router, dependencies=protected)
     return app

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UPLOAD_PATH = re.compile(r"^/books/[^/]+/import$")
 
 
 class _TooLarge(Exception):
@@ -12,13 +15,27 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
+    """`overrides`: (path pattern, limit, setting name) for endpoints with their own limit."""
 
-    async def _reject(self, send: Send) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        overrides: list[tuple[re.Pattern[str], int, str]] | None = None,
+    ) -> None:
+        self.app = app
+        self.default = (max_bytes, "MAX_BODY_BYTES")
+        self.overrides = overrides or []
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        for pattern, limit, name in self.overrides:
+            if pattern.match(path):
+                return limit, name
+        return self.default
+
+    async def _reject(self, send: Send, limit: tuple[int, str]) -> None:
         body = json.dumps(
-            {"detail": f"request body larger than {self.max_bytes:,} bytes (MAX_BODY_BYTES)"}
+            {"detail": f"request body larger than {limit[0]:,} bytes ({limit[1]})"}
         ).encode()
         await send(
             {
@@ -33,9 +50,10 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit[0]:
+                await self._reject(send, limit)
                 return
         received = 0
         started = False
@@ -45,7 +63,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit[0]:
                     raise _TooLarge
             return message
 
@@ -58,4 +76,4 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit)

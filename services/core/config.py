@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # Limits
     max_text_chars: int = Field(default=1_000_000, alias="MAX_TEXT_CHARS")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, alias="MAX_BODY_BYTES")
+    # Manuscript uploads (POST /books/{id}/import) may be larger than other request bodies.
+    max_upload_bytes: int = Field(default=32 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")
 
     # Jobs. A task must finish well inside the broker's visibility timeout, otherwise Redis
     # hands the still-running message to a second worker; the job lease (heartbeat) is the
@@ -121,3 +123,7 @@ class Settings(BaseSettings):
     @property
     def chapters_dir(self) -> Path:
         return self.data_dir / "chapters"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"

@@ -90,6 +90,9 @@ class JobOutput:
     result: dict[str, Any]
     artifact: ArtifactDraft | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # A fan-out job that created children: it stays `running` without a worker until the last
+    # child finishes it (see `services.core.jobs.fanout`).
+    await_children: bool = False
 
 
 @dataclass
@@ -104,6 +107,8 @@ class JobContext:
     llm: LLMClient
     reporter: JobReporter
     memory_factory: Callable[[], MemoryStore] | None = None
+    # Sends a committed job to the workers (job_id, queue); fan-out jobs send their children.
+    dispatch: Callable[[str, str], None] | None = None
 
     @property
     def memory(self) -> MemoryStore:

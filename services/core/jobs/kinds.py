@@ -14,10 +14,15 @@ from services.core.jobs.schemas import (
     ExpandParams,
     ExtractMetadataParams,
     IdeateParams,
+    ImportManuscriptParams,
     IndexChapterParams,
+    ReindexBookParams,
     SuggestParams,
+    SummarizeChapterParams,
 )
-from services.core.memory.index_job import run_index_chapter
+from services.core.manuscripts.import_job import run_import_manuscript
+from services.core.manuscripts.reindex_job import run_reindex_book
+from services.core.memory.index_job import run_index_chapter, run_summarize_chapter
 from services.core.writing.ask import run_ask
 from services.core.writing.critique import run_critique
 from services.core.writing.expand import run_expand
@@ -64,6 +69,32 @@ JOB_KINDS: dict[str, JobKind] = {
             "critique", CritiqueParams, run_critique, "llm", needs_book=True, needs_chapter=True
         ),
         JobKind("expand", ExpandParams, run_expand, "llm", needs_book=True, needs_chapter=False),
+        # Whole manuscripts: the import parses and saves (quick, CPU), the reindex fans out one
+        # index_chapter job per chapter and waits for them without holding the worker.
+        JobKind(
+            "import_manuscript",
+            ImportManuscriptParams,
+            run_import_manuscript,
+            "index",
+            needs_book=True,
+            needs_chapter=False,
+        ),
+        JobKind(
+            "reindex_book",
+            ReindexBookParams,
+            run_reindex_book,
+            "index",
+            needs_book=True,
+            needs_chapter=False,
+        ),
+        JobKind(
+            "summarize_chapter",
+            SummarizeChapterParams,
+            run_summarize_chapter,
+            "llm",
+            needs_book=True,
+            needs_chapter=True,
+        ),
     )
 }
 

@@ -21,6 +21,9 @@ class Job(Base):
     message: Mapped[str] = mapped_column(String(500), default="")
     book_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     chapter_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Set on the per-chapter jobs of a fan-out job (reindex_book); the last of them to end
+    # finishes the parent.
+    parent_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -119,6 +119,81 @@ class JobRepository:
         stmt = update(Job).where(*conditions).values(**values)
         return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
+    # --- fan-out: a parent job (reindex_book) and the per-chapter jobs it created ----------
+
+    def children(self, parent_id: str) -> Sequence[Job]:
+        return self.session.scalars(select(Job).where(Job.parent_id == parent_id)).all()
+
+    def active_of_kind(self, book_id: str, kind: str) -> Sequence[Job]:
+        stmt = select(Job).where(
+            Job.book_id == book_id, Job.kind == kind, Job.status.in_(("queued", "running"))
+        )
+        return self.session.scalars(stmt).all()
+
+    def wait_for_children(
+        self, job_id: str, worker_id: str, result: dict[str, Any], message: str
+    ) -> bool:
+        """The parent lets go of its worker and waits, still `running`, for its children.
+
+        Its heartbeat is cleared: the stale-lease scan (`heartbeat_at < cutoff`) and `claim`
+        never match a NULL heartbeat, so no worker takes a waiting parent over; the last child
+        finishes it (`settle_parent`).
+        """
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running", Job.worker_id == worker_id)
+            .values(worker_id=None, heartbeat_at=None, result=result, message=message[:500])
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def lock_running(self, job_id: str) -> Job | None:
+        """The running job, with its row locked until commit (a no-op write: a row lock on
+        PostgreSQL, the database write lock on SQLite), so the children that end at the same
+        time settle their parent one after the other and exactly one of them finishes it."""
+        locked = self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running")
+            .values(progress=Job.progress)
+            .execution_options(synchronize_session=False)
+        )
+        if not locked.rowcount:  # type: ignore[attr-defined]
+            return None
+        stmt = select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+        return self.session.scalars(stmt).first()
+
+    def child_counts(self, parent_id: str) -> dict[str, int]:
+        stmt = (
+            select(Job.status, func.count()).where(Job.parent_id == parent_id).group_by(Job.status)
+        )
+        return {status: int(n) for status, n in self.session.execute(stmt).all()}
+
+    def failed_children(self, parent_id: str, limit: int = 20) -> Sequence[Job]:
+        stmt = (
+            select(Job)
+            .where(Job.parent_id == parent_id, Job.status == "failed")
+            .order_by(Job.finished_at)
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    def set_progress(self, job_id: str, progress: float, message: str) -> None:
+        self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running")
+            .values(progress=progress, message=message[:500])
+            .execution_options(synchronize_session=False)
+        )
+
+    def cancel_children(self, parent_id: str, message: str) -> int:
+        """Queued children never start; running ones stop at their next heartbeat."""
+        stmt = (
+            update(Job)
+            .where(Job.parent_id == parent_id, Job.status.in_(("queued", "running")))
+            .values(status="cancelled", message=message[:500], finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
     def stale_running(self, older_than: datetime) -> Sequence[Job]:
         stmt = select(Job).where(Job.status == "running", Job.heartbeat_at < older_than)
         return self.session.scalars(stmt).all()

@@ -26,6 +26,7 @@ from services.core.errors import DomainError
 from services.core.files import ChapterFiles
 from services.core.jobs.context import JobContext, JobOutput, JobReporter, JobStopped
 from services.core.jobs.events import JobEventPublisher
+from services.core.jobs.fanout import ParentUpdate, settle_parent
 from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.repository import JobRepository
 from services.core.jobs.schemas import TERMINAL_STATUSES
@@ -136,6 +137,7 @@ def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
         llm=deps.llm,
         reporter=reporter,
         memory_factory=deps.memory,
+        dispatch=deps.dispatcher.dispatch if deps.dispatcher is not None else None,
     )
     lease = _Lease(deps, job_id, worker_id, reporter)
     lease.start()
@@ -160,6 +162,8 @@ def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
         return _fail(deps, job_id, worker_id, f"internal error: {type(exc).__name__}: {exc}")
     finally:
         lease.done.set()
+    if output.await_children:
+        return _await_children(deps, job_id, worker_id, output)
     outcome = _succeed(deps, job_id, worker_id, output)
     _dispatch_follow_ups(deps, job_id, output)
     return outcome
@@ -205,8 +209,40 @@ def _succeed(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -
         if not finished:
             session.rollback()
             return _stopped(deps, job_id)
+        parent = _settle_parent_of(session, job.parent_id)
     _publish_final(deps, job_id)
+    _publish_parent(deps, parent)
     return RunOutcome("succeeded")
+
+
+def _await_children(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -> RunOutcome:
+    """The handler created and sent its children: let go of the worker and wait for them (the
+    children may all have ended already, then the parent finishes here)."""
+    with transaction(deps.sessions) as session:
+        repo = JobRepository(session)
+        message = str(output.result.get("message", "Waiting for the chapters to be indexed"))
+        if not repo.wait_for_children(job_id, worker_id, dict(output.result), message):
+            session.rollback()
+            return _stopped(deps, job_id)
+        update = settle_parent(session, job_id)
+    _publish_parent(deps, update)
+    return RunOutcome("succeeded" if update is not None and update.finished else "waiting")
+
+
+def _settle_parent_of(session: Session, parent_id: str | None) -> ParentUpdate | None:
+    return settle_parent(session, parent_id) if parent_id else None
+
+
+def _publish_parent(deps: WorkerDeps, update: ParentUpdate | None) -> None:
+    if update is None:
+        return
+    if update.finished:
+        _publish_final(deps, update.parent_id)
+    else:
+        deps.publisher.publish(
+            update.parent_id,
+            {"type": "progress", "progress": round(update.progress, 4), "message": update.message},
+        )
 
 
 def _dispatch_follow_ups(deps: WorkerDeps, job_id: str, output: JobOutput) -> None:
@@ -239,9 +275,17 @@ def _finish(
 
 
 def _fail(deps: WorkerDeps, job_id: str, worker_id: str, error: str) -> RunOutcome:
-    if not _finish(deps, job_id, worker_id, "failed", message="Failed", error=error):
-        return _stopped(deps, job_id)
+    with transaction(deps.sessions) as session:
+        repo = JobRepository(session)
+        if not repo.finish(
+            job_id, status="failed", worker_id=worker_id, message="Failed", error=error
+        ):
+            session.rollback()
+            return _stopped(deps, job_id)
+        job = repo.get(job_id)
+        parent = _settle_parent_of(session, job.parent_id if job is not None else None)
     _publish_final(deps, job_id)
+    _publish_parent(deps, parent)
     return RunOutcome("failed")
 
 

@@ -30,6 +30,7 @@ class JobOut(BaseModel):
     message: str
     book_id: str | None
     chapter_id: str | None
+    parent_id: str | None = None
     params: dict[str, Any]
     result: dict[str, Any] | None
     error: str | None
@@ -146,3 +147,29 @@ class ExpandParams(BaseModel):
                 "or from_chapter=true"
             )
         return self
+
+
+class ReindexBookParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(
+        default=False, description="Rebuild every chapter, even those already indexed"
+    )
+    summarize: bool = Field(
+        default=False,
+        description="Afterwards, also queue LLM summaries (a separate pass on the llm queue)",
+    )
+
+
+class SummarizeChapterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImportManuscriptParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hash of the uploaded file")
+    format: Literal["md", "txt", "docx", "epub"]
+    filename: str = Field(default="", max_length=255, description="Shown only, never a path")
+    reindex: bool = Field(default=True, description="Index the book once imported")
+    summarize: bool = Field(default=False, description="Also queue LLM summaries of chapters")

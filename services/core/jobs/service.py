@@ -13,6 +13,7 @@ from services.core.books.service import get_book
 from services.core.chapters.service import get_chapter
 from services.core.errors import Conflict, InvalidInput, NotFound
 from services.core.ids import new_uuid
+from services.core.jobs.fanout import settle_parent
 from services.core.jobs.kinds import JOB_KINDS, valid_kinds
 from services.core.jobs.models import Job
 from services.core.jobs.repository import JobRepository
@@ -114,17 +115,17 @@ def list_jobs(
     )
 
 
-def cancel_job(session: Session, job_id: str) -> Job:
-    """Queued jobs never start; a running job stops at its next heartbeat."""
+def cancel_job(session: Session, job_id: str, message: str = "Cancelled by the user") -> Job:
+    """Queued jobs never start; a running job stops at its next heartbeat. Cancelling a fan-out
+    job cancels the children it still had; a cancelled child counts as ended for its parent."""
     job = get_job(session, job_id)
     if job.status in TERMINAL_STATUSES:
         raise Conflict(f"job {job_id!r} already {job.status}; only queued or running jobs cancel")
-    JobRepository(session).finish(
-        job_id,
-        status="cancelled",
-        message="Cancelled by the user",
-        from_statuses=("queued", "running"),
-    )
+    repo = JobRepository(session)
+    repo.finish(job_id, status="cancelled", message=message, from_statuses=("queued", "running"))
+    repo.cancel_children(job_id, "Cancelled with the job that created it")
+    if job.parent_id:
+        settle_parent(session, job.parent_id)
     session.refresh(job)
     return job
 

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
-from services.core.jobs.context import JobContext, JobOutput
+from services.core.errors import DomainError
+from services.core.jobs.context import JobContext, JobOutput, JobStopped
 from services.core.jobs.schemas import IndexChapterParams
 from services.core.llm.client import LLMError
-from services.core.memory.indexer import index_chapter, summary_id
+from services.core.memory.indexer import IndexOutcome, index_chapter, summary_id
 from services.core.memory.store import MemoryDocument
 from services.core.writing.summarize import summarize_chapter
+
+log = logging.getLogger(__name__)
+INDEX_ATTEMPTS = 3
 
 
 def run_index_chapter(ctx: JobContext) -> JobOutput:
     params = IndexChapterParams.model_validate(ctx.params)
     assert ctx.chapter_id is not None
     ctx.reporter.progress(0.02, "Reading the chapter")
-    outcome = index_chapter(
-        ctx.sessions,
-        ctx.memory,
-        ctx.chapter_id,
-        force=params.force,
-        on_progress=lambda f, m: ctx.reporter.progress(f, m),
-    )
+    outcome = _index_with_retries(ctx, params.force)
     result: dict[str, object] = {**outcome.as_dict(), "summary": None}
     if outcome.skipped:
         ctx.reporter.progress(1.0, "Unchanged since the last indexing: nothing to do")
@@ -33,6 +34,30 @@ def run_index_chapter(ctx: JobContext) -> JobOutput:
     if params.summarize:
         result["summary"] = _summarize(ctx, outcome.content_hash)
     return JobOutput(result=result)
+
+
+def _index_with_retries(ctx: JobContext, force: bool) -> IndexOutcome:
+    """A passing hiccup of the vector store (a timeout, a restart) is retried here, so one
+    chapter of a whole-book reindex does not fail for it; a domain error is final at once."""
+    assert ctx.chapter_id is not None
+    for attempt in range(1, INDEX_ATTEMPTS + 1):
+        try:
+            return index_chapter(
+                ctx.sessions,
+                ctx.memory,
+                ctx.chapter_id,
+                force=force,
+                on_progress=lambda f, m: ctx.reporter.progress(f, m),
+            )
+        except (DomainError, JobStopped):
+            raise
+        except Exception as exc:
+            if attempt == INDEX_ATTEMPTS:
+                raise
+            log.warning("indexing chapter %s failed (%s); retrying", ctx.chapter_id, exc)
+            ctx.reporter.progress(0.05, f"Retrying after an error: {exc}"[:300])
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _summarize(ctx: JobContext, content_hash: str) -> str | None:
@@ -80,3 +105,13 @@ def _summarize(ctx: JobContext, content_hash: str) -> str | None:
     )
     ctx.reporter.progress(0.98, "Summary stored")
     return summary
+
+
+def run_summarize_chapter(ctx: JobContext) -> JobOutput:
+    """The LLM summary alone: the optional second pass of a book's reindex."""
+    assert ctx.chapter_id is not None
+    with transaction(ctx.sessions) as session:
+        content_hash = get_chapter(session, ctx.chapter_id).content_hash
+    return JobOutput(
+        result={"chapter_id": ctx.chapter_id, "summary": _summarize(ctx, content_hash)}
+    )

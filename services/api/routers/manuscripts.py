@@ -1,0 +1,126 @@
+"""Whole manuscripts: import a book file (with a dry-run preview), reindex, export."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from services.api.deps import BookId, StateDep
+from services.api.routers.jobs import IdempotencyKey, enqueue
+from services.core.books.service import get_book
+from services.core.db import transaction
+from services.core.jobs.schemas import JobCreate
+from services.core.manuscripts.exporting import (
+    MEDIA_TYPES,
+    export_book,
+    export_file_name,
+)
+from services.core.manuscripts.parsing import manuscript_format, parse_manuscript
+from services.core.manuscripts.schemas import ManuscriptPreview
+from services.core.manuscripts.service import (
+    ManuscriptUploads,
+    book_for_export,
+    check_upload_size,
+    file_sha256,
+    preview,
+)
+
+router = APIRouter(tags=["manuscripts"])
+
+
+class ReindexRequest(BaseModel):
+    force: bool = Field(default=False, description="Rebuild every chapter, even unchanged ones")
+    summarize: bool = Field(default=False, description="Then queue LLM summaries (llm queue)")
+
+
+def _display_name(filename: str | None) -> str:
+    """The upload's own name, for messages only: never used as a path."""
+    name = PurePath((filename or "").replace("\\", "/")).name
+    return "".join(ch for ch in name if ch.isprintable())[:255]
+
+
+@router.post(
+    "/books/{book_id}/import",
+    status_code=202,
+    responses={200: {"model": ManuscriptPreview, "description": "dry_run: the split only"}},
+)
+def import_manuscript(
+    book_id: BookId,
+    state: StateDep,
+    file: Annotated[UploadFile, File(description="A .md, .txt, .docx or .epub book file")],
+    dry_run: bool = Query(False, description="Only show how the file splits; save nothing"),
+    reindex: bool = Query(True, description="Index the book once the chapters are saved"),
+    summarize: bool = Query(False, description="Also queue LLM summaries of the chapters"),
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Import a book file as chapters (an `import_manuscript` job; 202), or preview its split
+    with `dry_run=true` (200). A 4xx says what is wrong with a bad file; nothing is saved then."""
+    filename = _display_name(file.filename)
+    fmt = manuscript_format(filename)
+    limit = state.settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    check_upload_size(len(data), limit)
+    with transaction(state.sessions) as session:
+        language = get_book(session, book_id).language
+    manuscript = parse_manuscript(filename, data, language=language)
+    sha256 = file_sha256(data)
+    with transaction(state.sessions) as session:
+        split = preview(session, book_id, filename, sha256, manuscript)
+    if dry_run:
+        return JSONResponse(split.model_dump(mode="json"), status_code=200)
+    ManuscriptUploads(state.settings.uploads_dir).keep(book_id, sha256, fmt, data)
+    request = JobCreate(
+        kind="import_manuscript",
+        book_id=book_id,
+        params={
+            "sha256": sha256,
+            "format": fmt,
+            "filename": filename,
+            "reindex": reindex,
+            "summarize": summarize,
+        },
+    )
+    snapshot, created = enqueue(state, request, idempotency_key)
+    body = {**snapshot, "preview": split.model_dump(mode="json")}
+    return JSONResponse(body, status_code=202 if created else 200)
+
+
+@router.post("/books/{book_id}/reindex", status_code=202)
+def reindex_book(
+    book_id: BookId,
+    state: StateDep,
+    body: ReindexRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Index the whole book (a `reindex_book` job, one child job per chapter; 202). Chapters
+    already indexed are skipped unless `force`; a newer reindex replaces a running one."""
+    request = body or ReindexRequest()
+    job = JobCreate(kind="reindex_book", book_id=book_id, params=request.model_dump())
+    snapshot, created = enqueue(state, job, idempotency_key)
+    return JSONResponse(snapshot, status_code=202 if created else 200)
+
+
+@router.get(
+    "/books/{book_id}/export",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+)
+def export(
+    book_id: BookId,
+    state: StateDep,
+    format: Literal["md", "docx", "epub"] = Query("md", description="md, docx or epub"),
+) -> Response:
+    """The book as one file: chapters in order, titles as headings, the book's metadata."""
+    with transaction(state.sessions) as session:
+        book, chapters = book_for_export(session, book_id)
+    data = export_book(book, chapters, format)
+    name = export_file_name(book, format)
+    return Response(
+        data,
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
