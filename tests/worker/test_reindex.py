@@ -1,0 +1,128 @@
+"""Whole-book reindex: fan-out per chapter, progress, cancel, and kill -9 of the index worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.core.manuscripts.parsing import parse_manuscript
+from services.core.memory.chunking import chunk_text
+from tests.conftest import Stack, start_stack
+from tests.job_client import finished, succeeded
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dom-casmurro.txt"
+
+
+@pytest.fixture()
+def own_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_base: str,
+    llm_url: str,
+    logs_dir: Path,
+    chroma_server: tuple[str, int],
+) -> Iterator[Stack]:
+    running = start_stack(
+        tmp_path_factory.mktemp("reindex"),
+        redis_base=redis_base,
+        llm_url=llm_url,
+        logs_dir=logs_dir,
+        chroma=chroma_server,
+        with_worker=False,
+    )
+    yield running
+    running.stop()
+
+
+def wait_progress(api: httpx.Client, job_id: str, at_least: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while api.get(f"/jobs/{job_id}").json()["progress"] < at_least:
+        assert time.monotonic() < deadline, f"job {job_id} below {at_least} after {timeout}s"
+        time.sleep(0.1)
+
+
+def children(api: httpx.Client, book_id: str) -> list[dict[str, Any]]:
+    page = api.get("/jobs", params={"book_id": book_id, "kind": "index_chapter", "limit": 500})
+    return list(page.json()["items"])
+
+
+def memory_ids(api: httpx.Client, stack: Stack, book_id: str) -> list[str]:
+    name = f"{stack.env['MEMORY_COLLECTION']}-{book_id}"
+    ids: list[str] = []
+    while True:
+        page = api.get(f"/chroma/collection/{name}", params={"limit": 200, "offset": len(ids)})
+        items = page.json().get("items", [])
+        ids.extend(d["id"] for d in items)
+        if len(items) < 200:
+            return ids
+
+
+def test_reindex_survives_kill_9_and_cancel_and_never_indexes_twice(own_stack: Stack) -> None:
+    if not CORPUS.is_file():
+        pytest.skip(f"the public-domain corpus is not at {CORPUS.parent} (../shared/corpus)")
+    data = CORPUS.read_bytes()
+    expected_chunks = sum(
+        len(chunk_text(f"{c.title}\n\n{c.text}"))
+        for c in parse_manuscript("dom-casmurro.txt", data).chapters
+    )
+    doomed = own_stack.start_worker("index", name="doomed")
+    with own_stack.client() as api:
+        book = api.post("/books", json={"title": "Dom Casmurro"}).json()["id"]
+        upload = api.post(
+            f"/books/{book}/import",
+            files={"file": ("dom-casmurro.txt", data)},
+            params={"reindex": "false"},
+        )
+        assert upload.status_code == 202, upload.text
+        succeeded(api, upload.json()["id"])
+
+        # 1. kill -9 the index worker in the middle of the reindex, start another one
+        first = api.post(f"/books/{book}/reindex").json()["id"]
+        wait_progress(api, first, 0.15, timeout=120)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+        done_before = sum(c["status"] == "succeeded" for c in children(api, book))
+        assert 0 < done_before < 148
+        own_stack.start_worker("index", name="rescuer")
+
+        # 2. run the reindex again: it replaces the first and continues where it stopped
+        second = api.post(f"/books/{book}/reindex").json()["id"]
+        job = succeeded(api, second, timeout=240)
+        assert finished(api, first)["status"] == "cancelled"
+        assert job["progress"] == 1.0 and job["result"]["total"] == 148
+        assert job["result"]["skipped"] >= done_before
+        assert job["result"]["skipped"] + job["result"]["indexed"] == 148
+
+        # No chapter indexed twice: one set of passages per chapter, and every chapter
+        # computed by exactly one child (a chapter cut off by the kill may have been redone).
+        ids = memory_ids(api, own_stack, book)
+        assert len(ids) == len(set(ids)) == expected_chunks
+        computed: dict[str, int] = {}
+        for child in children(api, book):
+            if child["status"] == "succeeded" and not child["result"]["skipped"]:
+                computed[child["chapter_id"]] = computed.get(child["chapter_id"], 0) + 1
+        assert len(computed) == 148
+        assert sum(n > 1 for n in computed.values()) <= 1, "finished chapters are not redone"
+
+        # 3. nothing changed: the re-run skips every chapter and creates no child job
+        started = time.monotonic()
+        again = succeeded(api, api.post(f"/books/{book}/reindex").json()["id"], timeout=60)
+        assert again["result"] == again["result"] | {"skipped": 148, "queued": 0, "indexed": 0}
+        print(f"unchanged re-run: {time.monotonic() - started:.2f}s")
+
+        # 4. cancel a forced rebuild half-way: its queued children never run
+        forced = api.post(f"/books/{book}/reindex", json={"force": True}).json()["id"]
+        wait_progress(api, forced, 0.1, timeout=120)
+        assert api.post(f"/jobs/{forced}/cancel").json()["status"] == "cancelled"
+        time.sleep(1.0)
+        mine = [c for c in children(api, book) if c["parent_id"] == forced]
+        assert {c["status"] for c in mine} <= {"succeeded", "cancelled"}
+        assert sum(c["status"] == "cancelled" for c in mine) > 74
+        assert api.get("/jobs", params={"status": "running"}).json()["total"] == 0
+        assert len(memory_ids(api, own_stack, book)) == expected_chunks
