@@ -48,8 +48,8 @@ def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
     message = f"Indexed {skipped + done} of {total} chapters"
     if failed:
         message += f"; {failed} failed"
+    repo.set_progress(parent_id, progress, message)
     if pending:
-        repo.set_progress(parent_id, progress, message)
         return ParentUpdate(parent_id, progress, message, False)
     result = {**plan, "indexed": done, "failed": failed, "cancelled": cancelled}
     error = None

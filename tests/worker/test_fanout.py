@@ -1,0 +1,156 @@
+"""The reindex fan-out in-process, on a real catalog and Redis: a chapter that keeps failing is
+retried, reported, and does not fail the others; the next reindex retries only that chapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from services.core.books.schemas import BookCreate
+from services.core.books.service import create_book
+from services.core.chapters.service import save_new_chapter
+from services.core.config import Settings
+from services.core.db import make_engine, make_session_factory, transaction
+from services.core.jobs.models import Job
+from services.core.jobs.runner import WorkerDeps, run_job
+from services.core.jobs.schemas import JobCreate
+from services.core.jobs.service import create_job
+from services.core.llm.client import LLMClient
+from services.core.memory.store import MemoryDocument
+from services.core.migrate import upgrade
+from tests.conftest import claim_redis_db
+
+
+class FlakyStore:
+    """Holds passages in a dict; every write for the chapters in `broken` fails (the only fake
+    here: a real store cannot be made to fail for one chapter on demand)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, MemoryDocument] = {}
+        self.broken: set[str] = set()
+        self.calls: dict[str, int] = {}
+
+    def chapter_ids(self, book_id: str, chapter_id: str) -> set[str]:
+        return {k for k, d in self.docs.items() if d.metadata["chapter_id"] == chapter_id}
+
+    def upsert(self, documents: Sequence[MemoryDocument]) -> None:
+        for doc in documents:
+            chapter = str(doc.metadata["chapter_id"])
+            self.calls[chapter] = self.calls.get(chapter, 0) + 1
+            if chapter in self.broken:
+                raise ConnectionError("vector store timed out")
+            self.docs[doc.doc_id] = doc
+
+    def delete(self, book_id: str, ids: Sequence[str]) -> None:
+        for doc_id in ids:
+            self.docs.pop(doc_id, None)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def dispatch(self, job_id: str, queue: str) -> None:
+        self.sent.append((job_id, queue))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def deps(request: pytest.FixtureRequest, tmp_path: Path, redis_base: str) -> Iterator[WorkerDeps]:
+    overrides = {}
+    if request.param == "postgresql":
+        overrides["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, DATA_DIR=str(tmp_path), REDIS_URL=claim_redis_db(redis_base), **overrides
+    )
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    store: Any = FlakyStore()
+    yield WorkerDeps(
+        settings=settings,
+        sessions=make_session_factory(engine),
+        redis=redis.Redis.from_url(settings.redis_url),
+        llm=LLMClient(settings),
+        dispatcher=Recorder(),
+        _memory=store,
+    )
+    engine.dispose()
+
+
+def reindex(deps: WorkerDeps, book_id: str) -> str:
+    with transaction(deps.sessions) as s:
+        job, _ = create_job(s, JobCreate(kind="reindex_book", book_id=book_id))
+        return job.id
+
+
+def job(deps: WorkerDeps, job_id: str) -> Job:
+    with transaction(deps.sessions) as s:
+        found = s.get(Job, job_id)
+        assert found is not None
+        return found
+
+
+def test_a_failing_chapter_is_retried_reported_and_alone(deps: WorkerDeps) -> None:
+    with transaction(deps.sessions) as s:
+        book = create_book(s, BookCreate(title="Fan-out", language="en")).id
+        chapters = [
+            save_new_chapter(
+                s, book_id=book, title=f"Part {n}", text=f"Text of part {n}.", max_chars=1000
+            ).chapter.id
+            for n in range(1, 5)
+        ]
+    store: Any = deps.memory()
+    store.broken.add(chapters[2])
+    recorder: Any = deps.dispatcher
+
+    parent = reindex(deps, book)
+    assert run_job(parent, deps, max_attempts=3).status == "waiting"
+    assert job(deps, parent).status == "running" and job(deps, parent).heartbeat_at is None
+    sent = list(recorder.sent)
+    assert len(sent) == 4 and {q for _, q in sent} == {"index"}
+    outcomes = [run_job(child, deps, max_attempts=3).status for child, _ in sent]
+    assert outcomes == ["succeeded", "succeeded", "failed", "succeeded"]
+    assert store.calls[chapters[2]] == 3, "the failing chapter is tried three times"
+
+    done = job(deps, parent)
+    assert done.status == "failed" and done.progress == 1.0
+    assert done.result is not None
+    assert done.result["indexed"] == 3 and done.result["failed"] == 1
+    assert done.result["failures"][0]["chapter_id"] == chapters[2]
+    assert done.error is not None and "vector store timed out" in done.error
+
+    store.broken.clear()
+    recorder.sent.clear()
+    retry = reindex(deps, book)
+    run_job(retry, deps, max_attempts=3)
+    assert [job(deps, j).chapter_id for j, _ in recorder.sent] == [chapters[2]]
+    run_job(recorder.sent[0][0], deps, max_attempts=3)
+    again = job(deps, retry)
+    assert again.status == "succeeded" and again.result is not None
+    assert again.result["skipped"] == 3 and again.result["indexed"] == 1
+
+
+def test_cancelling_the_parent_cancels_its_queued_children(deps: WorkerDeps) -> None:
+    from services.core.jobs.service import cancel_job
+
+    with transaction(deps.sessions) as s:
+        book = create_book(s, BookCreate(title="Cancel", language="en")).id
+        for n in range(3):
+            save_new_chapter(s, book_id=book, title=f"C{n}", text="Words here.", max_chars=100)
+    parent = reindex(deps, book)
+    run_job(parent, deps, max_attempts=3)
+    recorder: Any = deps.dispatcher
+    first = recorder.sent[0][0]
+    assert run_job(first, deps, max_attempts=3).status == "succeeded"
+    assert job(deps, parent).progress == pytest.approx(1 / 3, abs=0.01)
+    with transaction(deps.sessions) as s:
+        cancel_job(s, parent)
+    assert [run_job(j, deps, max_attempts=3).status for j, _ in recorder.sent[1:]] == [
+        "skipped",
+        "skipped",
+    ]
+    assert {job(deps, j).status for j, _ in recorder.sent[1:]} == {"cancelled"}
+    assert job(deps, parent).status == "cancelled"
