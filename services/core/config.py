@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     chroma_port: int = Field(default=8001, alias="CHROMA_PORT")
     memory_collection: str = Field(default="book_memory", alias="MEMORY_COLLECTION")
     memory_top_k: int = Field(default=5, ge=1, le=50, alias="MEMORY_TOP_K")
+    # Passages per ONNX call. On 2 cores (BENCHMARKS.md, reindex) 32 cost 15-50 % more time
+    # than 8 (32 x 256 tokens of activations no longer fit the CPU caches); 1 and 8 were close.
+    embed_batch_size: int = Field(default=8, ge=1, le=256, alias="EMBED_BATCH_SIZE")
+    embed_threads: int = Field(default=2, ge=1, le=64, alias="EMBED_THREADS")
 
     # Storage
     data_dir: Path = Field(default=Path("./data"), alias="DATA_DIR")

@@ -64,7 +64,9 @@ class WorkerDeps:
         # Built on first use: loading the embedding model costs ~0.5 s and only some jobs need it.
         with self._memory_lock:
             if self._memory is None:
-                self._memory = MemoryStore.from_settings(self.settings, MiniLMEmbedder())
+                self._memory = MemoryStore.from_settings(
+                    self.settings, MiniLMEmbedder.from_settings(self.settings)
+                )
             return self._memory
 
     @property

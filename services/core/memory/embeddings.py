@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from services.core.config import Settings
+
 MINILM_NAME = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256
 
@@ -40,10 +42,14 @@ class MiniLMEmbedder:
     name = MINILM_NAME
     dimensions = 384
 
-    def __init__(self, threads: int = 2, batch_size: int = 32) -> None:
+    def __init__(self, threads: int = 2, batch_size: int = 8) -> None:
         self.threads = threads
         self.batch_size = batch_size
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MiniLMEmbedder:
+        return cls(threads=settings.embed_threads, batch_size=settings.embed_batch_size)
 
     @cached_property
     def _session(self) -> Any:
@@ -66,9 +72,13 @@ class MiniLMEmbedder:
         return tokenizer
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            vectors.extend(self._embed_batch(texts[start : start + self.batch_size]))
+        # Batches of similar lengths: each batch is padded to its longest text.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            for i, vector in zip(batch, self._embed_batch([texts[i] for i in batch]), strict=True):
+                vectors[i] = vector
         return vectors
 
     def _embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
