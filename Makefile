@@ -24,6 +24,7 @@ lint: install
 bench: install
 	$(PY) bench/job_overhead.py
 	$(PY) bench/memory.py
+	$(PY) bench/reindex.py
 
 clean-data:
 	rm -rf data/
