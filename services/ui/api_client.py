@@ -47,6 +47,7 @@ class Revision(TypedDict):
     source: str
     created_at: str
     word_count: int
+    text: NotRequired[str | None]
 
 
 class ChapterDetail(Chapter):
@@ -61,6 +62,7 @@ class ChapterSaved(TypedDict):
     title: str
     word_count: int
     file: str
+    index_job_id: NotRequired[str | None]
 
 
 class Job(TypedDict):
@@ -101,9 +103,48 @@ class Readiness(TypedDict):
 
 class Artifact(TypedDict):
     id: str
+    job_id: str
     kind: str
+    book_id: str | None
+    chapter_id: str | None
     title: str
     text: str
+    data: dict[str, Any] | None
+    file_name: str | None
+    created_at: str
+
+
+class MemoryStatus(TypedDict):
+    mode: str
+    host: str | None
+    port: int | None
+    collection_prefix: str
+    embedding_model: str
+    state: str
+    detail: str
+    ok: bool
+    documents: NotRequired[int]
+
+
+class Collection(TypedDict):
+    name: str
+    count: int
+    metadata: dict[str, Any]
+
+
+class MemoryDocument(TypedDict):
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class DocumentPage(TypedDict):
+    name: str
+    book_id: str
+    total: int
+    limit: int
+    offset: int
+    items: list[MemoryDocument]
 
 
 @dataclass(frozen=True)
@@ -265,6 +306,15 @@ class ApiClient:
         }
         return cast(ChapterSaved, self._request("PUT", "/chapter/update", json=body))
 
+    def get_revision(self, chapter_id: str, number: int) -> Revision:
+        return cast(Revision, self._request("GET", f"/chapters/{chapter_id}/revisions/{number}"))
+
+    def restore_revision(self, chapter_id: str, number: int) -> ChapterSaved:
+        body = {"revision": number}
+        return cast(
+            ChapterSaved, self._request("POST", f"/chapters/{chapter_id}/restore", json=body)
+        )
+
     # Jobs
     def submit_job(
         self,
@@ -290,11 +340,58 @@ class ApiClient:
     ) -> Job:
         params = {"instructions": instructions, "paths": paths, "max_tokens": max_tokens}
         return self.submit_job(
-            "suggest",
-            book_id=book_id,
-            chapter_id=chapter_id,
-            params={k: v for k, v in params.items() if v is not None},
+            "suggest", book_id=book_id, chapter_id=chapter_id, params=_present(params)
         )
+
+    def critique(
+        self,
+        book_id: str,
+        chapter_id: str,
+        *,
+        focus: str | None = None,
+        top_k: int | None = None,
+        max_tokens: int | None = None,
+    ) -> Job:
+        params = _present({"focus": focus, "top_k": top_k, "max_tokens": max_tokens})
+        return self.submit_job("critique", book_id=book_id, chapter_id=chapter_id, params=params)
+
+    def ask(
+        self,
+        book_id: str,
+        question: str,
+        *,
+        use_memory: bool = True,
+        top_k: int | None = None,
+        max_tokens: int | None = None,
+    ) -> Job:
+        params = {"question": question, "use_memory": use_memory, "top_k": top_k}
+        return self.submit_job(
+            "ask", book_id=book_id, params=_present({**params, "max_tokens": max_tokens})
+        )
+
+    def ideate(self, book_id: str, *, count: int, theme: str | None = None) -> Job:
+        params = _present({"count": count, "theme": theme})
+        return self.submit_job("ideate", book_id=book_id, params=params)
+
+    def expand(
+        self,
+        book_id: str,
+        *,
+        idea: dict[str, Any] | None = None,
+        chapter_id: str | None = None,
+        instructions: str | None = None,
+        max_tokens: int | None = None,
+    ) -> Job:
+        """A scene from an idea, or continuing a chapter (`chapter_id`), or from instructions."""
+        params = _present(
+            {
+                "idea": idea,
+                "instructions": instructions,
+                "from_chapter": True if chapter_id else None,
+                "max_tokens": max_tokens,
+            }
+        )
+        return self.submit_job("expand", book_id=book_id, chapter_id=chapter_id, params=params)
 
     def get_job(self, job_id: str) -> Job:
         return cast(Job, self._request("GET", f"/jobs/{job_id}"))
@@ -344,6 +441,36 @@ class ApiClient:
     ) -> list[Artifact]:
         params = {k: v for k, v in {"book_id": book_id, "chapter_id": chapter_id}.items() if v}
         return cast(list[Artifact], self._request("GET", "/artifacts", params=params))
+
+    # Memory (Chroma)
+    def memory_status(self) -> MemoryStatus:
+        return cast(MemoryStatus, self._request("GET", "/chroma/status"))
+
+    def memory_collections(self) -> list[Collection]:
+        return cast(list[Collection], self._request("GET", "/chroma/collections"))
+
+    def memory_documents(self, name: str, *, limit: int = 20, offset: int = 0) -> DocumentPage:
+        params = {"limit": limit, "offset": offset}
+        return cast(DocumentPage, self._request("GET", f"/chroma/collection/{name}", params=params))
+
+    def reindex_memory(self, book_id: str, *, force: bool = False) -> dict[str, Any]:
+        body = {"book_id": book_id, "force": force}
+        return cast(dict[str, Any], self._request("POST", "/chroma/vectorize-existing", json=body))
+
+    def clear_book_memory(self, book_id: str) -> dict[str, Any]:
+        params = {"confirm": book_id}
+        return cast(
+            dict[str, Any], self._request("DELETE", f"/chroma/book/{book_id}", params=params)
+        )
+
+    def clear_all_memory(self, confirmation: str) -> dict[str, Any]:
+        params = {"confirm": confirmation}
+        return cast(dict[str, Any], self._request("DELETE", "/chroma/clear", params=params))
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameters the caller gave: the API fills in its defaults for the rest."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[JobEvent]:

@@ -1,4 +1,4 @@
-"""The spine in a real browser: a new author creates a book, writes a chapter and gets suggestions.
+"""A new author in a real browser: book, chapter, revisions, suggestions, a question with a citation.
 
 Drives Debian's chromium (never `playwright install`) against the Streamlit page started on a free
 port over the session's real stack (API, worker, LLM). Each step leaves a screenshot in
@@ -103,19 +103,51 @@ def contains_words(haystack: str, needle: list[str]) -> bool:
     return any(hay[i : i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
 
 
-def test_new_author_writes_a_chapter_and_gets_suggestions(
+def commit(locator: Any, key: str = "Enter") -> None:
+    """Streamlit sends a widget's value on Enter (Ctrl+Enter in a text area) or on blur."""
+    locator.press(key)
+    locator.page.wait_for_timeout(800)
+
+
+def follow_bar(page: Any, main: Any, done: Any, name: str) -> list[tuple[float, str]]:
+    """(bar value, page text) while a job runs, sampled the way an author would glance at it."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    bar = main.get_by_role("progressbar").first
+    samples: list[tuple[float, str]] = []
+    progress_shot = False
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline and not done.is_visible():
+        try:
+            value = bar.get_attribute("aria-valuenow", timeout=500)
+            text = main.inner_text(timeout=2000)
+        except PlaywrightError:  # the page is redrawing under us
+            page.wait_for_timeout(200)
+            continue
+        if value is not None and not done.is_visible():
+            if not progress_shot and 25 <= float(value) < 100:
+                shot(page, name)  # the bar partly filled and some text streamed in
+                progress_shot = True
+            samples.append((float(value), text))
+        page.wait_for_timeout(200)
+    if not progress_shot:
+        shot(page, name)
+    return samples
+
+
+def test_new_author_writes_revises_gets_suggestions_and_asks(
     stack: Stack, ui_url: str, page: Any
 ) -> None:
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
     title = f"Livro {uuid.uuid4().hex[:8]}"
     chapter_title = "A partida"
-    chapter_text = (
+    first_text = (
         "Ana olhou o mar pela última vez antes de embarcar no navio para Lisboa. "
         "O vento trazia o cheiro de sal e de despedida."
     )
+    second_text = "Ana ficou no cais e viu o navio partir sem ela."
 
     # 1. The page opens with every service up.
     page.goto(ui_url)
@@ -143,99 +175,120 @@ def test_new_author_writes_a_chapter_and_gets_suggestions(
 
     # 3. A chapter written in the editor and saved.
     main.get_by_label(PT["chapter_title"], exact=True).fill(chapter_title)
-    main.get_by_label(PT["chapter_text"], exact=True).fill(chapter_text)
+    main.get_by_label(PT["chapter_text"], exact=True).fill(first_text)
     main.get_by_role("button", name=PT["save_chapter"]).click()
     saved = PT["chapter_saved"].format(
-        title=chapter_title, revision=1, words=len(chapter_text.split())
+        title=chapter_title, revision=1, words=len(first_text.split())
     )
     expect(main.get_by_text(saved)).to_be_visible()
-    expect(main.get_by_text(PT["suggest_for"].format(title=chapter_title))).to_be_visible()
-    expect(main.get_by_role("combobox", name=PT["chapter"], exact=True)).to_have_value(
-        re.compile(rf"^1\. {chapter_title} \(rev\. 1,")
-    )
+    expect(main.get_by_text(PT["tools_for"].format(title=chapter_title))).to_be_visible()
+    word_count = PT["word_count"].format(words=len(first_text.split()))
+    expect(main.get_by_text(word_count, exact=True)).to_be_visible()
     with stack.client() as api:
         chapters = api.get(f"/books/{book_id}/chapters").json()
     assert [(c["title"], c["current_revision"]) for c in chapters] == [(chapter_title, 1)]
+    chapter_id = chapters[0]["id"]
     shot(page, "03-chapter-saved")
 
-    # 4. Suggestions with a short answer; the bar fills and the text streams in.
-    max_tokens = main.get_by_label(PT["max_tokens"], exact=True)
-    max_tokens.fill("96")
-    max_tokens.press("Enter")
-    page.wait_for_timeout(1000)  # the page reruns with the new value before the click
-    main.get_by_role("button", name=PT["generate"]).click()
-
-    bar = main.get_by_role("progressbar").first
-    ready = main.get_by_text(PT["suggestions_ready"])
-    # (bar value, page text) while the job runs, sampled the way an author would glance at it.
-    samples: list[tuple[float, str]] = []
-    progress_shot = False
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while time.monotonic() < deadline and not ready.is_visible():
-        try:
-            value = bar.get_attribute("aria-valuenow", timeout=500)
-            text = main.inner_text(timeout=2000)
-        except PlaywrightError:  # the page is redrawing under us
-            page.wait_for_timeout(200)
-            continue
-        if value is not None and not ready.is_visible():
-            # The picture shows the bar partly filled and some text streamed in.
-            if not progress_shot and 25 <= float(value) < 100:
-                shot(page, "04-progress")
-                progress_shot = True
-            samples.append((float(value), text))
-        page.wait_for_timeout(200)
-    if not progress_shot:
-        shot(page, "04-progress")
-
-    # 5. The job succeeded, its text is on the page and its bar is full.
+    # 4. Overwritten (revision 2), then revision 1 restored from the history (revision 3).
+    main.get_by_label(PT["chapter_text"], exact=True).fill(second_text)
+    main.get_by_role("button", name=PT["save_chapter"]).click()
+    saved = PT["chapter_saved"].format(
+        title=chapter_title, revision=2, words=len(second_text.split())
+    )
+    expect(main.get_by_text(saved)).to_be_visible()
+    main.get_by_text(PT["revisions"].format(count=2)).click()
+    # The revision before the current one is picked to compare with.
+    restore = main.get_by_role("button", name=PT["restore_revision"].format(number=1))
+    expect(restore).to_be_enabled()
+    main.get_by_role("tab", name=PT["revision_diff"]).click()
+    expect(main.get_by_text(f"+{second_text}")).to_be_visible()
+    shot(page, "04-revision-diff")
+    restore.click()
+    expect(main.get_by_text(PT["revision_restored"].format(number=1, revision=3))).to_be_visible()
+    expect(main.get_by_label(PT["chapter_text"], exact=True)).to_have_value(first_text)
     with stack.client() as api:
-        jobs = api.get("/jobs", params={"book_id": book_id}).json()["items"]
-    suggest_jobs = [j for j in jobs if j["kind"] == "suggest"]
-    assert len(suggest_jobs) == 1, jobs
-    job = suggest_jobs[0]
+        detail = api.get(f"/chapters/{chapter_id}").json()
+    assert (detail["current_revision"], detail["text"]) == (3, first_text)
+    shot(page, "05-revision-restored")
+
+    # 5. Suggestions with a short answer; the bar fills and the text streams in.
+    max_tokens = main.get_by_label(PT["max_tokens"], exact=True).first
+    max_tokens.fill("96")
+    commit(max_tokens)
+    main.get_by_role("button", name=PT["generate"]).click()
+    ready = main.get_by_text(PT["suggestions_ready"])
+    samples = follow_bar(page, main, ready, "06-suggestions-progress")
+
+    with stack.client() as api:
+        jobs = api.get("/jobs", params={"book_id": book_id, "kind": "suggest"}).json()["items"]
+    assert len(jobs) == 1, jobs
+    job = jobs[0]
     assert job["status"] == "succeeded", job
     expect(ready).to_be_visible(timeout=10_000)
-    assert job["chapter_id"] == chapters[0]["id"]
-    assert job["params"].get("max_tokens") == 96, job["params"]
-    result_text = str(job["result"]["text"])
-    head = words(result_text)[:6]
+    assert (job["chapter_id"], job["params"].get("max_tokens")) == (chapter_id, 96), job
+    head = words(str(job["result"]["text"]))[:6]
     assert head, job["result"]
     assert contains_words(main.inner_text(), head), (head, main.inner_text())
-    finished = PT["job_line"].format(
-        kind=PT["kind_suggest"], status=PT["status_succeeded"], duration=""
-    )
-    expect(main.get_by_text(finished.rstrip())).to_be_visible()
-    # The job's card in the jobs list (other jobs, such as the chapter's indexing, have theirs).
-    card = (
-        main.get_by_test_id("stVerticalBlock")
-        .filter(has_text=finished.rstrip())
-        .filter(has=page.get_by_role("progressbar"))
-        .last
-    )
-    done_bar = card.get_by_role("progressbar")
+    done_bar = main.get_by_role("progressbar").first
     expect(done_bar).to_have_attribute("aria-valuenow", "100")
-    # The fill slides in with a CSS transition: wait until it covers the track.
-    page.wait_for_function(
-        """bar => {
-            const fill = bar.querySelector('[data-testid="stProgressBarTrack"] > div');
-            const track = fill && fill.parentElement.getBoundingClientRect();
-            const box = fill && fill.getBoundingClientRect();
-            return !!fill && box.width > 0 && Math.abs(box.left - track.left) < 1;
-        }""",
-        arg=done_bar.element_handle(),
-    )
-    shot(page, "05-result")
+    shot(page, "07-suggestions")
     values = [v for v, _ in samples]
     assert any(0 < v < 100 for v in values), f"the bar never moved while the job ran: {values}"
     assert any(v < 100 and contains_words(text, head[:3]) for v, text in samples), (
         "the suggestion's text did not appear before the job finished"
     )
 
-    # 6. The interface in English.
+    # 6. A question on the Copilot page, answered from the book's memory with a citation.
+    with stack.client() as api:
+        indexing = api.get(
+            "/jobs", params={"book_id": book_id, "kind": "index_chapter", "limit": 1}
+        ).json()["items"][0]
+    wait_until(
+        lambda: stack_job_done(stack, indexing["id"]),
+        timeout=JOB_TIMEOUT_S,
+        what="indexing",
+        proc=None,
+    )
+    sidebar.get_by_text(PT["page_copilot"], exact=True).click()
+    question = main.get_by_label(PT["question"], exact=True)
+    question.fill("Para onde Ana embarcou?")
+    commit(question, "Control+Enter")
+    budget = main.get_by_label(PT["max_tokens"], exact=True).first
+    budget.fill("48")
+    commit(budget)
+    main.get_by_role("button", name=PT["ask_button"]).click()
+    citation = main.get_by_role(
+        "button", name=PT["citation_label"].format(position=1, title=chapter_title)
+    )
+    follow_bar(page, main, citation, "08-ask-progress")
+    expect(citation).to_be_visible()
+    expect(main.get_by_text(PT["sources"], exact=True)).to_be_visible()
+    shot(page, "09-answer-with-citation")
+    with stack.client() as api:
+        asked = api.get("/jobs", params={"book_id": book_id, "kind": "ask"}).json()["items"][0]
+    assert asked["status"] == "succeeded", asked
+    assert [c["chapter_id"] for c in asked["result"]["citations"]][:1] == [chapter_id]
+
+    # The citation opens its chapter in the editor.
+    citation.click()
+    expect(main.get_by_label(PT["chapter_text"], exact=True)).to_have_value(first_text)
+    shot(page, "10-citation-opened")
+
+    # 7. The interface in English, with the results still on the page.
     sidebar.get_by_label(PT["ui_language"], exact=True).click()
     page.get_by_role("option", name="English").click()
     expect(main.get_by_role("button", name=EN["generate"])).to_be_visible()
     expect(sidebar.get_by_role("heading", name=EN["services"])).to_be_visible()
     expect(main.get_by_text(EN["suggestions_ready"])).to_be_visible()
-    shot(page, "06-english")
+    sidebar.get_by_text(EN["page_jobs"], exact=True).click()
+    finished = EN["job_line"].format(
+        kind=EN["kind_suggest"], status=EN["status_succeeded"], duration=""
+    )
+    expect(main.get_by_text(finished.rstrip()).first).to_be_visible()
+    shot(page, "11-english-jobs")
+
+
+def stack_job_done(stack: Stack, job_id: str) -> bool:
+    with stack.client() as api:
+        return bool(api.get(f"/jobs/{job_id}").json()["status"] in ("succeeded", "failed"))

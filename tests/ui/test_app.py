@@ -1,65 +1,26 @@
-"""The Streamlit page driven by AppTest against the real API, and the page's plain logic."""
+"""The sidebar and the Editor page, driven by AppTest against the real API and worker."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Generator
-from pathlib import Path
 
 import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.ui.api_client import ApiError, JobEvent
-from services.ui.app import (
-    JobEventFollower,
-    JobView,
-    ServiceState,
-    apply_event,
-    format_duration,
-    progress_fraction,
-    readiness_rows,
-    save_mode,
-    view_from_job,
-)
-from services.ui.i18n import LABELS, labels
-from tests.conftest import Stack, free_port
-
-# AppTest resolves a relative path against the calling file, so the script is named absolutely.
-APP = Path(__file__).resolve().parents[2] / "services" / "ui" / "app.py"
-
-
-@pytest.fixture()
-def app(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("API_URL", stack.api_url)
-    return AppTest.from_file(str(APP), default_timeout=60).run()
-
-
-def open_book(app: AppTest, book_id: str) -> AppTest:
-    app.run()  # the book may be younger than the page's list of books
-    app.sidebar.selectbox(key="book_id").select(book_id).run()
-    assert not app.exception
-    return app
-
-
-def values(elements: object) -> list[str]:
-    return [str(e.value) for e in elements]  # type: ignore[attr-defined]
-
-
-# ---------------------------------------------------------------------------------------------
-# The page against the running stack
-# ---------------------------------------------------------------------------------------------
+from tests.conftest import free_port
+from tests.ui.pages import no_active_jobs, open_app, open_book, run_until, values
 
 
 def test_page_renders_with_every_service_ready(app: AppTest) -> None:
     assert not app.exception
     assert values(app.title) == ["Copiloto"]
     lines = values(app.sidebar.markdown)
-    for service in ("API", "Banco de dados", "Redis", "Worker", "LLM"):
+    for service in ("API", "Banco de dados", "Redis", "Worker", "LLM", "Memória (Chroma)"):
         assert f"🟢 **{service}**: ativo" in lines, lines
     assert not app.sidebar.error
     assert not app.sidebar.warning
+    assert app.sidebar.radio(key="page").options == ["Editor", "Copiloto", "Memória", "Trabalhos"]
 
 
 def test_english_labels(app: AppTest) -> None:
@@ -68,6 +29,7 @@ def test_english_labels(app: AppTest) -> None:
     assert "🟢 **Database**: up" in values(app.sidebar.markdown)
     assert "Services" in values(app.sidebar.subheader)
     assert app.sidebar.button(key="create_book").label == "Create book"
+    assert app.sidebar.radio(key="page").options == ["Editor", "Copilot", "Memory", "Jobs"]
 
 
 def test_creating_a_book_in_the_sidebar_stores_and_selects_it(
@@ -125,6 +87,7 @@ def test_saving_and_overwriting_a_chapter(
         ("O cais", 1, 7)
     ]
     assert "Capítulo “O cais” salvo (rev. 1, 7 palavras)." in values(app.success)
+    assert "7 palavras" in values(app.caption)
 
     # The editor now holds that chapter, and overwriting is on: the next save is revision 2.
     assert app.toggle(key="editor_overwrite").value is True
@@ -164,20 +127,61 @@ def test_overwriting_a_chapter_someone_else_changed_shows_the_conflict(
     app.button(key="save_chapter").click().run()
     assert not app.exception
     assert len(app.error) == 1
+    assert "revision" in app.error[0].value
     detail = api.get(f"/chapters/{chapter['chapter_id']}").json()
     assert (detail["current_revision"], detail["text"]) == (2, "Outro.")
 
 
-def test_generate_suggestions_follows_the_job_to_its_result(
+def test_revisions_show_a_diff_and_restore_an_old_text(
+    app: AppTest, api: httpx.Client, chapter: dict[str, object]
+) -> None:
+    first = "Ana olhou o mar pela última vez antes de embarcar no navio para Lisboa."
+    open_book(app, str(chapter["book_id"]))
+    app.button(key="load_chapter").click().run()
+    app.text_area(key="editor_text").input("Ana ficou em terra e viu o navio partir.")
+    app.button(key="save_chapter").click().run()
+    assert not app.exception
+
+    picker = app.selectbox(key="revision_pick")
+    assert picker.options == ["Revisão 2", "Revisão 1"]
+    # The current revision shows no diff; the one before it is picked first.
+    picker.select(2).run()
+    assert "Esta é a revisão atual." in values(app.caption)
+    assert app.button(key="restore_revision").disabled
+    app.selectbox(key="revision_pick").select(1).run()
+    assert not app.exception
+    diff = [c.value for c in app.code if c.language == "diff"]
+    assert len(diff) == 1
+    assert f"-{first}" in diff[0].splitlines()
+    assert "+Ana ficou em terra e viu o navio partir." in diff[0].splitlines()
+    assert first in values(app.markdown)
+
+    app.button(key="restore_revision").click().run()
+    assert not app.exception
+    assert not app.error
+    detail = api.get(f"/chapters/{chapter['chapter_id']}").json()
+    assert (detail["current_revision"], detail["text"]) == (3, first)
+    assert [r["source"] for r in detail["revisions"]] == ["author", "author", "restore"]
+    assert "Revisão 1 restaurada como revisão 3." in values(app.success)
+    assert app.text_area(key="editor_text").value == first
+    assert app.session_state.loaded["revision"] == 3
+
+
+def test_suggestions_and_critique_follow_their_jobs_to_the_result(
     app: AppTest, api: httpx.Client, chapter: dict[str, object]
 ) -> None:
     open_book(app, str(chapter["book_id"]))
     app.selectbox(key="chapter_id").select(chapter["chapter_id"]).run()
     app.text_area(key="suggest_instructions").input("Mais suspense.")
     app.number_input(key="suggest_max_tokens").set_value(96)
-    app.button(key="generate").click().run(timeout=180)
+    app.button(key="generate").click().run()
     assert not app.exception
     assert not app.error
+    # While the job runs the slot shows a bar and a cancel button, and generating is disabled.
+    if not no_active_jobs(app):
+        assert app.button(key="generate").disabled
+        assert app.button(key=f"cancel_suggest:{chapter['chapter_id']}")
+    run_until(app, no_active_jobs, what="the suggestions job")
 
     jobs = api.get("/jobs", params={"book_id": chapter["book_id"], "kind": "suggest"}).json()
     mine = [j for j in jobs["items"] if j["chapter_id"] == chapter["chapter_id"]]
@@ -188,161 +192,30 @@ def test_generate_suggestions_follows_the_job_to_its_result(
     assert job["params"]["max_tokens"] == 96
     result_text = job["result"]["text"]
     assert result_text.strip()
-
     assert "Sugestões prontas." in values(app.success)
     # st.markdown trims the text it is given.
     assert result_text.strip() in [v.strip() for v in values(app.markdown)]
-    # The jobs list, drawn after the job ended, shows it finished with a full bar.
-    assert any(v.startswith("**sugestões · concluído · ") for v in values(app.markdown))
-    assert 100 in [p.value for p in app.progress]
-    assert app.session_state.active_job is None
+
+    app.text_input(key="critique_focus").input("datas")
+    app.number_input(key="critique_max_tokens").set_value(64)
+    app.button(key="analyse").click().run()
+    run_until(app, no_active_jobs, what="the critique job")
+    critiques = api.get("/jobs", params={"book_id": chapter["book_id"], "kind": "critique"})
+    job = critiques.json()["items"][0]
+    assert job["status"] == "succeeded", job
+    assert (job["params"]["focus"], job["params"]["max_tokens"]) == ("datas", 64)
+    assert "Análise pronta." in values(app.success)
+    assert job["result"]["text"].strip() in [v.strip() for v in values(app.markdown)]
+    # Both results are kept as the chapter's artifacts, listed under the tools.
+    assert "Resultados guardados deste capítulo (2)" in [e.label for e in app.main.expander]
+    assert len(app.selectbox(key="artifact_pick").options) == 2
 
 
 def test_page_without_an_api_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
-    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    app = open_app()
     assert not app.exception
     assert "🔴 **API**: fora do ar" in values(app.sidebar.markdown)
-    assert any("cannot reach the API" in e for e in values(app.sidebar.error))
+    assert [e for e in values(app.sidebar.error) if "cannot reach the API" in e]
+    assert len(app.sidebar.error) == 1  # said once, not once per panel
     assert "Escolha ou crie um livro na barra lateral." in values(app.info)
-
-
-# ---------------------------------------------------------------------------------------------
-# Plain logic
-# ---------------------------------------------------------------------------------------------
-
-
-def test_job_view_follows_a_stream_with_a_retry() -> None:
-    events = [
-        JobEvent("status", {"status": "queued", "progress": 0.0, "message": ""}),
-        JobEvent("progress", {"progress": 0.05, "message": "Generating suggestions"}),
-        JobEvent("delta", {"text": "Ana"}),
-        JobEvent("reset", {"message": "retrying"}),
-        JobEvent("delta", {"text": "Ana "}),
-        JobEvent("delta", {"text": "partiu."}),
-        JobEvent("progress", {"progress": 0.01, "message": "late and stale"}),
-        JobEvent("comment", {"text": "keep-alive"}),
-    ]
-    view = JobView("j1")
-    for event in events:
-        view = apply_event(view, event)
-    assert (view.status, view.progress, view.text) == ("queued", 0.05, "Ana partiu.")
-    assert view.message == "late and stale"
-    assert not view.finished
-    assert view.shown_text == "Ana partiu."
-
-    final = apply_event(
-        view,
-        JobEvent(
-            "final",
-            {"status": "succeeded", "progress": 1.0, "message": "done", "result": {"text": "X"}},
-        ),
-    )
-    assert final.finished
-    assert (final.progress, final.shown_text, final.text) == (1.0, "X", "Ana partiu.")
-
-
-def test_a_polled_failed_job_keeps_its_error() -> None:
-    polled = {"status": "failed", "progress": 0.4, "message": "", "result": None, "error": "boom"}
-    view = view_from_job(JobView("j1", progress=0.5, message="Generating"), polled)  # type: ignore[arg-type]
-    assert (view.status, view.progress, view.message, view.error) == (
-        "failed",
-        0.5,
-        "Generating",
-        "boom",
-    )
-    assert view.finished
-
-
-def test_follower_hands_over_events_and_errors() -> None:
-    def stream() -> Generator[JobEvent, None, None]:
-        yield JobEvent("status", {"status": "running"})
-        yield JobEvent("final", {"status": "succeeded"})
-        yield JobEvent("delta", {"text": "never read"})
-
-    follower = JobEventFollower(stream).start()
-    assert follower.ended.wait(5)
-    taken = follower.take(0.1)
-    assert [e.event for e in taken] == ["status", "final"]
-    assert follower.error is None
-
-    def broken() -> Generator[JobEvent, None, None]:
-        yield JobEvent("status", {"status": "running"})
-        raise ApiError(0, "lost the event stream")
-
-    follower = JobEventFollower(broken).start()
-    assert follower.ended.wait(5)
-    assert [e.event for e in follower.take(0.1)] == ["status"]
-    assert follower.error is not None and follower.error.status == 0
-
-
-def test_follower_take_waits_only_as_long_as_asked() -> None:
-    def quiet() -> Generator[JobEvent, None, None]:
-        time.sleep(2)
-        yield JobEvent("final", {})
-
-    follower = JobEventFollower(quiet).start()
-    started = time.monotonic()
-    assert follower.take(0.2) == []
-    assert time.monotonic() - started < 1.0
-    follower.stop()
-
-
-def test_readiness_rows() -> None:
-    assert readiness_rows(None, "cannot reach the API") == [
-        ServiceState("api", "down", "cannot reach the API"),
-        ServiceState("database", "unknown"),
-        ServiceState("redis", "unknown"),
-        ServiceState("worker", "unknown"),
-        ServiceState("llm", "unknown"),
-        ServiceState("chroma", "unknown"),
-    ]
-    answer = {
-        "ready": False,
-        "checks": {
-            "database": {"state": "up", "detail": "sqlite", "ok": True},
-            "llm": {"state": "loading", "detail": "loading its model", "ok": False},
-        },
-    }
-    rows = readiness_rows(answer)  # type: ignore[arg-type]
-    assert [(r.name, r.state) for r in rows] == [
-        ("api", "up"),
-        ("database", "up"),
-        ("redis", "unknown"),
-        ("worker", "unknown"),
-        ("llm", "loading"),
-        ("chroma", "unknown"),
-    ]
-
-
-def test_formatting() -> None:
-    assert format_duration(None) == "—"
-    assert format_duration(0.84) == "0.8 s"
-    assert format_duration(75.2) == "1 min 15 s"
-    assert [progress_fraction(v) for v in (None, -0.5, 0.25, 3.0)] == [0.0, 0.0, 0.25, 1.0]
-
-
-def test_save_mode() -> None:
-    assert save_mode(True, "chapter-1") == "update"
-    assert save_mode(True, None) == "save"
-    assert save_mode(False, "chapter-1") == "save"
-
-
-def test_both_languages_have_every_label() -> None:
-    assert LABELS["pt-BR"].keys() == LABELS["en"].keys()
-    assert labels(None).language == "pt-BR"
-    assert labels("fr").t("generate") == "Gerar sugestões"
-    assert labels("en").t("chapter_saved", title="A", revision=2, words=3) == (
-        "Chapter “A” saved (rev. 2, 3 words)."
-    )
-
-
-def test_every_label_key_is_used_by_the_page() -> None:
-    source = APP.read_text(encoding="utf-8")
-    dynamic_prefixes = ("service_", "state_", "status_", "kind_")
-    unused = [
-        key
-        for key in LABELS["en"]
-        if f'"{key}"' not in source and not key.startswith(dynamic_prefixes)
-    ]
-    assert unused == []

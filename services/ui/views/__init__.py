@@ -1,0 +1,1 @@
+"""The pages of the UI, one module each; `render(api, book, t)` draws one."""

@@ -1,0 +1,163 @@
+"""Memory: what the copilot remembers of each book (Chroma), reindexing and clearing it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.ui.api_client import ApiClient, ApiError, Book, MemoryStatus
+from services.ui.i18n import Labels
+from services.ui.logic import excerpt
+from services.ui.session import flash, show_flash, shown
+
+PAGE_SIZE = 20
+# The API's own confirmation word for wiping every book's memory.
+CLEAR_ALL_WORD = "DELETE-ALL-MEMORY"
+
+
+def render(api: ApiClient, book: Book, t: Labels) -> None:
+    show_flash("memory")
+    status = status_section(api, t)
+    prefix = f"{status['collection_prefix']}-" if status else ""
+    collections = collections_section(api, prefix, t)
+    documents_section(api, book, collections, t)
+    actions_section(api, book, t)
+
+
+def status_section(api: ApiClient, t: Labels) -> MemoryStatus | None:
+    st.subheader(t.t("memory_status"))
+    status = shown(api.memory_status)
+    if status is None:
+        return None
+    where = status["mode"] if not status["host"] else f"{status['host']}:{status['port']}"
+    state, mode, documents = st.columns(3)
+    state.metric(t.t("memory_state"), t.get(f"state_{status['state']}", status["state"]))
+    mode.metric(t.t("memory_mode"), t.get(f"memory_mode_{status['mode']}", status["mode"]))
+    documents.metric(t.t("memory_documents"), status.get("documents", "—"))
+    st.caption(t.t("memory_where", where=where, model=status["embedding_model"]))
+    if not status["ok"]:
+        st.error(status["detail"])
+    return status
+
+
+def collections_section(api: ApiClient, prefix: str, t: Labels) -> dict[str, int]:
+    st.subheader(t.t("memory_collections"))
+    collections = shown(api.memory_collections)
+    if collections is None:
+        return {}
+    if not collections:
+        st.info(t.t("memory_empty"))
+        return {}
+    books = {b["id"]: b["title"] for b in shown(lambda: api.list_books(limit=500)) or []}
+    st.dataframe(
+        [
+            {
+                t.t("col_collection"): c["name"],
+                t.t("col_book"): books.get(c["name"].removeprefix(prefix), "?"),
+                t.t("col_documents"): c["count"],
+            }
+            for c in collections
+        ],
+        hide_index=True,
+    )
+    return {c["name"]: c["count"] for c in collections}
+
+
+def documents_section(api: ApiClient, book: Book, collections: dict[str, int], t: Labels) -> None:
+    st.subheader(t.t("memory_of_book", title=book["title"]))
+    name = next((n for n in collections if n.endswith(f"-{book['id']}")), None)
+    if name is None:
+        st.info(t.t("memory_book_empty"))
+        return
+    pages = max(1, -(-collections[name] // PAGE_SIZE))
+    page = st.number_input(
+        t.t("memory_page", pages=pages), min_value=1, max_value=pages, value=1, key="memory_page"
+    )
+    found = shown(
+        lambda: api.memory_documents(name, limit=PAGE_SIZE, offset=(int(page) - 1) * PAGE_SIZE)
+    )
+    if found is None:
+        return
+    st.caption(t.t("memory_showing", shown=len(found["items"]), total=found["total"]))
+    st.dataframe(
+        [
+            {
+                t.t("col_position"): d["metadata"].get("position"),
+                t.t("col_title"): d["metadata"].get("title"),
+                t.t("col_kind"): t.get(
+                    f"doc_{d['metadata'].get('kind')}", str(d["metadata"].get("kind"))
+                ),
+                t.t("col_text"): excerpt(d["text"], 160),
+            }
+            for d in found["items"]
+        ],
+        hide_index=True,
+    )
+
+
+def on_reindex(api: ApiClient, book_id: str, t: Labels) -> None:
+    force = bool(st.session_state.get("reindex_force"))
+    try:
+        answer = api.reindex_memory(book_id, force=force)
+    except ApiError as exc:
+        flash("memory", "error", exc.message)
+        return
+    flash("memory", "success", t.t("reindex_queued", count=answer.get("total", 0)))
+
+
+def on_clear_book(api: ApiClient, book: Book, t: Labels) -> None:
+    try:
+        answer = api.clear_book_memory(book["id"])
+    except ApiError as exc:
+        flash("memory", "error", exc.message)
+        return
+    st.session_state.clear_book_confirm = ""
+    flash("memory", "success", t.t("memory_cleared_book", count=answer.get("deleted", 0)))
+
+
+def on_clear_all(api: ApiClient, t: Labels) -> None:
+    try:
+        answer = api.clear_all_memory(st.session_state.get("clear_all_confirm", ""))
+    except ApiError as exc:
+        flash("memory", "error", exc.message)
+        return
+    st.session_state.clear_all_confirm = ""
+    flash("memory", "success", t.t("memory_cleared_all", count=answer.get("deleted", 0)))
+
+
+def actions_section(api: ApiClient, book: Book, t: Labels) -> None:
+    st.subheader(t.t("memory_actions"))
+    with st.container(border=True):
+        st.markdown(f"**{t.t('reindex_book')}**")
+        st.caption(t.t("reindex_help"))
+        st.toggle(t.t("reindex_force"), key="reindex_force")
+        st.button(
+            t.t("reindex_button"),
+            key="reindex_book",
+            on_click=on_reindex,
+            args=(api, book["id"], t),
+        )
+    with st.container(border=True):
+        st.markdown(f"**{t.t('clear_book')}**")
+        st.caption(t.t("clear_book_help", title=book["title"]))
+        typed = st.text_input(t.t("type_to_confirm", word=book["title"]), key="clear_book_confirm")
+        st.button(
+            t.t("clear_book"),
+            key="clear_book",
+            disabled=typed.strip() != book["title"].strip(),
+            on_click=on_clear_book,
+            args=(api, book, t),
+        )
+    with st.container(border=True):
+        st.markdown(f"**{t.t('clear_all')}**")
+        st.caption(t.t("clear_all_help"))
+        typed_all = st.text_input(
+            t.t("type_to_confirm", word=CLEAR_ALL_WORD), key="clear_all_confirm"
+        )
+        st.button(
+            t.t("clear_all"),
+            key="clear_all",
+            type="primary",
+            disabled=typed_all.strip() != CLEAR_ALL_WORD,
+            on_click=on_clear_all,
+            args=(api, t),
+        )

@@ -1,0 +1,105 @@
+"""The Memory page: status, collections, a book's passages, reindexing and clearing."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from streamlit.testing.v1 import AppTest
+
+from tests.job_client import succeeded
+from tests.ui.pages import open_book, values
+
+
+def collection_of(api: httpx.Client, book_id: str) -> dict[str, object] | None:
+    found = [c for c in api.get("/chroma/collections").json() if c["name"].endswith(book_id)]
+    return found[0] if found else None
+
+
+def wait_for_indexing_to_settle(api: httpx.Client, timeout_s: float = 240) -> None:
+    """Chapters saved by earlier tests may still be indexing: they would refill the memory."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pending = sum(
+            api.get("/jobs", params={"kind": "index_chapter", "status": status}).json()["total"]
+            for status in ("queued", "running")
+        )
+        if pending == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError("index jobs still pending")
+
+
+def test_memory_page_shows_the_books_passages(
+    app: AppTest, api: httpx.Client, indexed_chapter: dict[str, object]
+) -> None:
+    book_id = str(indexed_chapter["book_id"])
+    open_book(app, book_id, page="memory")
+    assert not app.error
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Estado"] == "ativo"
+    assert metrics["Modo"] == "servidor"
+    assert int(metrics["Trechos guardados"]) >= 1
+
+    collection = collection_of(api, book_id)
+    assert collection is not None
+    tables = [t.value for t in app.dataframe]
+    names = list(tables[0]["Coleção"])
+    assert collection["name"] in names
+    row = names.index(collection["name"])
+    assert tables[0]["Livro"][row] == "O Mar"
+    assert tables[0]["Trechos"][row] == collection["count"]
+
+    # The book's own passages: the chapter's text and its summary.
+    passages = tables[1]
+    assert set(passages["Título"]) == {"A partida"}
+    assert set(passages["Tipo"]) <= {"trecho", "resumo"}
+    assert "trecho" in set(passages["Tipo"])
+    assert any("Ana olhou o mar" in text for text in passages["Texto"])
+    assert f"{len(passages)} de {collection['count']} trechos" in values(app.caption)
+
+
+def test_reindex_and_clear_the_books_memory(
+    app: AppTest, api: httpx.Client, indexed_chapter: dict[str, object]
+) -> None:
+    book_id = str(indexed_chapter["book_id"])
+    open_book(app, book_id, page="memory")
+
+    # Clearing needs the book's title typed first.
+    assert app.button(key="clear_book").disabled
+    app.text_input(key="clear_book_confirm").input("outro livro").run()
+    assert app.button(key="clear_book").disabled
+    app.text_input(key="clear_book_confirm").input("O Mar").run()
+    assert not app.button(key="clear_book").disabled
+    app.button(key="clear_book").click().run()
+    assert not app.exception
+    assert not app.error
+    assert collection_of(api, book_id) is None or collection_of(api, book_id)["count"] == 0  # type: ignore[index]
+    assert any(s.startswith("Memória do livro apagada (") for s in values(app.success))
+    assert "Este livro ainda não tem nada na memória." in values(app.info)
+
+    # Reindexing puts the chapter back.
+    app.button(key="reindex_book").click().run()
+    assert not app.error
+    assert "1 capítulos na fila para indexação." in values(app.success)
+    index_jobs = api.get("/jobs", params={"book_id": book_id, "kind": "index_chapter"}).json()
+    succeeded(api, index_jobs["items"][0]["id"], timeout=180)
+    collection = collection_of(api, book_id)
+    assert collection is not None and collection["count"] >= 1  # type: ignore[operator]
+
+
+def test_clearing_all_memory_needs_the_confirmation_word(
+    app: AppTest, api: httpx.Client, indexed_chapter: dict[str, object]
+) -> None:
+    wait_for_indexing_to_settle(api)
+    open_book(app, str(indexed_chapter["book_id"]), page="memory")
+    assert app.button(key="clear_all").disabled
+    app.text_input(key="clear_all_confirm").input("sim").run()
+    assert app.button(key="clear_all").disabled
+    app.text_input(key="clear_all_confirm").input("DELETE-ALL-MEMORY").run()
+    app.button(key="clear_all").click().run()
+    assert not app.exception
+    assert not app.error
+    assert any(s.startswith("Toda a memória apagada (") for s in values(app.success))
+    assert api.get("/chroma/status").json()["documents"] == 0
+    assert "A memória está vazia." in values(app.info)
