@@ -179,3 +179,20 @@ def test_bad_files_get_a_4xx_and_leave_nothing(api: httpx.Client, stack: Stack) 
     assert not uploads.exists() or not any(uploads.iterdir())
     missing = upload(api, "no-such-book", "a.txt", b"Capitulo 1\n\nTexto.")
     assert missing.status_code == 404
+
+
+def test_import_then_reindex_with_a_separate_summary_pass(api: httpx.Client) -> None:
+    book = new_book(api, "Dois Capítulos")
+    text = "# Um\n\nAna chegou ao porto.\n\n# Dois\n\nO navio partiu sem ela.\n"
+    response = upload(api, book, "dois.md", text.encode(), summarize=True)
+    assert response.status_code == 202, response.text
+    job = succeeded(api, response.json()["id"])
+    reindex = succeeded(api, job["result"]["reindex_job_id"], timeout=120)
+    assert reindex["result"]["indexed"] == 2 and reindex["result"]["summaries_queued"] == 2
+    summaries = api.get(
+        "/jobs", params={"book_id": book, "kind": "summarize_chapter", "limit": 10}
+    ).json()["items"]
+    assert len(summaries) == 2 and all(j["parent_id"] is None for j in summaries)
+    for summary_job in summaries:
+        assert succeeded(api, summary_job["id"], timeout=180)["result"]["summary"]
+    assert all(c["summary"] for c in chapters(api, book))
