@@ -17,6 +17,8 @@ JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # `ApiError.status` when no HTTP answer came back at all (connection refused, timeout).
 NO_RESPONSE = 0
+# A whole book goes up or comes down in one request: parsing a long EPUB takes a while.
+UPLOAD_TIMEOUT_S = 120.0
 
 
 class Book(TypedDict):
@@ -147,6 +149,34 @@ class DocumentPage(TypedDict):
     items: list[MemoryDocument]
 
 
+class ChapterPreview(TypedDict):
+    index: int
+    title: str
+    word_count: int
+    preview: str
+
+
+class ManuscriptPreview(TypedDict):
+    book_id: str
+    filename: str
+    format: str
+    sha256: str
+    split: str
+    total_chapters: int
+    total_words: int
+    metadata: dict[str, str]
+    front_matter: str
+    already_imported: bool
+    chapters: list[ChapterPreview]
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    media_type: str
+    data: bytes
+
+
 @dataclass(frozen=True)
 class JobEvent:
     """One server-sent event of a job: status, progress, delta, reset or final."""
@@ -235,9 +265,9 @@ class ApiClient:
     ) -> None:
         self.close()
 
-    def _request(
+    def _send(
         self, method: str, path: str, *, ok_statuses: tuple[int, ...] = (), **kwargs: Any
-    ) -> Any:
+    ) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
@@ -248,6 +278,12 @@ class ApiClient:
             raise ApiError(NO_RESPONSE, f"cannot reach the API at {self.base_url}: {exc}") from exc
         if response.status_code not in ok_statuses:
             _raise_for(response)
+        return response
+
+    def _request(
+        self, method: str, path: str, *, ok_statuses: tuple[int, ...] = (), **kwargs: Any
+    ) -> Any:
+        response = self._send(method, path, ok_statuses=ok_statuses, **kwargs)
         try:
             return response.json()
         except ValueError as exc:
@@ -442,6 +478,48 @@ class ApiClient:
         params = {k: v for k, v in {"book_id": book_id, "chapter_id": chapter_id}.items() if v}
         return cast(list[Artifact], self._request("GET", "/artifacts", params=params))
 
+    # Manuscripts
+    def preview_manuscript(self, book_id: str, filename: str, data: bytes) -> ManuscriptPreview:
+        """How the file would split into chapters; nothing is saved."""
+        return cast(
+            ManuscriptPreview,
+            self._request(
+                "POST",
+                f"/books/{book_id}/import",
+                params={"dry_run": "true"},
+                files={"file": (filename, data)},
+                timeout=UPLOAD_TIMEOUT_S,
+            ),
+        )
+
+    def import_manuscript(
+        self, book_id: str, filename: str, data: bytes, *, reindex: bool = True
+    ) -> Job:
+        """The `import_manuscript` job (its answer also carries the split as `preview`)."""
+        return cast(
+            Job,
+            self._request(
+                "POST",
+                f"/books/{book_id}/import",
+                params={"reindex": str(reindex).lower()},
+                files={"file": (filename, data)},
+                timeout=UPLOAD_TIMEOUT_S,
+            ),
+        )
+
+    def reindex_book(self, book_id: str, *, force: bool = False, summarize: bool = False) -> Job:
+        body = {"force": force, "summarize": summarize}
+        return cast(Job, self._request("POST", f"/books/{book_id}/reindex", json=body))
+
+    def export_book(self, book_id: str, fmt: str) -> Download:
+        response = self._send(
+            "GET", f"/books/{book_id}/export", params={"format": fmt}, timeout=UPLOAD_TIMEOUT_S
+        )
+        disposition = response.headers.get("content-disposition", "")
+        name = disposition.partition('filename="')[2].rstrip('"') or f"book.{fmt}"
+        media_type = response.headers.get("content-type", "application/octet-stream")
+        return Download(name, media_type, response.content)
+
     # Memory (Chroma)
     def memory_status(self) -> MemoryStatus:
         return cast(MemoryStatus, self._request("GET", "/chroma/status"))
@@ -452,10 +530,6 @@ class ApiClient:
     def memory_documents(self, name: str, *, limit: int = 20, offset: int = 0) -> DocumentPage:
         params = {"limit": limit, "offset": offset}
         return cast(DocumentPage, self._request("GET", f"/chroma/collection/{name}", params=params))
-
-    def reindex_memory(self, book_id: str, *, force: bool = False) -> dict[str, Any]:
-        body = {"book_id": book_id, "force": force}
-        return cast(dict[str, Any], self._request("POST", "/chroma/vectorize-existing", json=body))
 
     def clear_book_memory(self, book_id: str) -> dict[str, Any]:
         params = {"confirm": book_id}

@@ -10,11 +10,12 @@ import streamlit as st
 
 from services.ui.i18n import DEFAULT_LANGUAGE, labels
 from services.ui.session import session_api
-from services.ui.views import copilot, editor, jobs, memory, sidebar
+from services.ui.views import copilot, editor, jobs, manuscript, memory, sidebar
 
 PAGES = {
     "editor": editor.render,
     "copilot": copilot.render,
+    "manuscript": manuscript.render,
     "memory": memory.render,
     "jobs": jobs.render,
 }

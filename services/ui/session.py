@@ -108,6 +108,16 @@ def start_job(slot: str, submit: Callable[[], Job], area: str) -> Job | None:
     return job
 
 
+def adopt_job(slot: str, job_id: str) -> None:
+    """Follow a job another job started (an import's reindex) in `slot`, once."""
+    adopted: set[str] = st.session_state.setdefault("adopted_jobs", set())
+    if job_id in adopted:
+        return
+    adopted.add(job_id)
+    _slots()[slot] = job_id
+    _outcomes().pop(slot, None)
+
+
 def slot_busy(slot: str) -> bool:
     return slot in _slots()
 

@@ -292,3 +292,86 @@ def test_new_author_writes_revises_gets_suggestions_and_asks(
 def stack_job_done(stack: Stack, job_id: str) -> bool:
     with stack.client() as api:
         return bool(api.get(f"/jobs/{job_id}").json()["status"] in ("succeeded", "failed"))
+
+
+MANUSCRIPT = """# O Porto
+
+Um romance curto.
+
+## Capítulo 1 — A chegada
+
+Ana chegou ao porto numa manhã de névoa, com uma mala e nenhuma carta.
+
+## Capítulo 2 — O faroleiro
+
+O faroleiro contou-lhe que o navio de Lisboa não voltaria antes do inverno.
+
+## Capítulo 3 — A partida
+
+No fim, foi Ana quem partiu, num barco de pesca, sem olhar para trás.
+"""
+
+
+def test_an_author_imports_a_manuscript_reindexes_and_exports_it(
+    stack: Stack, ui_url: str, page: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    with stack.client() as api:
+        book = api.post(
+            "/books", json={"title": f"Porto {uuid.uuid4().hex[:6]}", "language": "pt-BR"}
+        )
+    assert book.status_code == 201, book.text
+    book_id, title = book.json()["id"], book.json()["title"]
+    source = tmp_path / "o-porto.md"
+    source.write_text(MANUSCRIPT, encoding="utf-8")
+
+    page.goto(ui_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    main = page.get_by_test_id("stMain")
+    sidebar.get_by_label(PT["select_book"], exact=True).click()
+    page.get_by_role("option", name=f"{title} (pt-BR)").click()
+    expect(main.get_by_role("heading", name=title)).to_be_visible()
+    sidebar.get_by_text(PT["page_manuscript"], exact=True).click()
+    expect(main.get_by_role("heading", name=PT["import_manuscript"])).to_be_visible()
+
+    # 1. The file is uploaded and its split previewed before anything is saved.
+    main.locator("input[type=file]").set_input_files(str(source))
+    preview = main.get_by_role("button", name=PT["preview_split"])
+    expect(preview).to_be_enabled()
+    preview.click()
+    # The book's own title (`# O Porto`) is not a chapter: the `##` headings are.
+    how = PT["split_markdown-h2-with-book-title"]
+    summary = re.compile(rf"^3 capítulos, \d+ palavras · divisão por {re.escape(how)}$")
+    expect(main.get_by_text(summary)).to_be_visible()
+    shot(page, "21-manuscript-preview")
+    with stack.client() as api:
+        assert api.get(f"/books/{book_id}/chapters").json() == []
+
+    # 2. Imported as a job; the book's reindex follows with its own bar.
+    main.get_by_role("button", name=PT["import_button"], exact=True).click()
+    imported = main.get_by_text(re.compile(r"^3 capítulos importados \(\d+ palavras\)\.$"))
+    expect(imported).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
+    shot(page, "22-manuscript-imported")
+    reindexed = main.get_by_text(PT["reindex_done"].format(indexed=3, skipped=0, total=3))
+    expect(reindexed).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
+    shot(page, "23-manuscript-reindexed")
+    with stack.client() as api:
+        chapters = api.get(f"/books/{book_id}/chapters").json()
+    assert [c["title"] for c in chapters] == [
+        "Capítulo 1 — A chegada",
+        "Capítulo 2 — O faroleiro",
+        "Capítulo 3 — A partida",
+    ]
+
+    # 3. Exported as Markdown and downloaded: the chapters in order under their titles.
+    main.get_by_role("button", name=PT["prepare_export"]).click()
+    download_button = main.get_by_role("button", name=re.compile(r"^Baixar .+\.md$"))
+    with page.expect_download() as info:
+        download_button.click()
+    exported = Path(info.value.path()).read_text(encoding="utf-8")
+    positions = [exported.index(f"{c['title']}\n") for c in chapters]
+    assert positions == sorted(positions), exported
+    assert "nenhuma carta" in exported and "sem olhar para trás" in exported
+    shot(page, "24-manuscript-exported")

@@ -20,7 +20,13 @@ def test_page_renders_with_every_service_ready(app: AppTest) -> None:
         assert f"🟢 **{service}**: ativo" in lines, lines
     assert not app.sidebar.error
     assert not app.sidebar.warning
-    assert app.sidebar.radio(key="page").options == ["Editor", "Copiloto", "Memória", "Trabalhos"]
+    assert app.sidebar.radio(key="page").options == [
+        "Editor",
+        "Copiloto",
+        "Manuscrito",
+        "Memória",
+        "Trabalhos",
+    ]
 
 
 def test_english_labels(app: AppTest) -> None:
@@ -29,7 +35,13 @@ def test_english_labels(app: AppTest) -> None:
     assert "🟢 **Database**: up" in values(app.sidebar.markdown)
     assert "Services" in values(app.sidebar.subheader)
     assert app.sidebar.button(key="create_book").label == "Create book"
-    assert app.sidebar.radio(key="page").options == ["Editor", "Copilot", "Memory", "Jobs"]
+    assert app.sidebar.radio(key="page").options == [
+        "Editor",
+        "Copilot",
+        "Manuscript",
+        "Memory",
+        "Jobs",
+    ]
 
 
 def test_creating_a_book_in_the_sidebar_stores_and_selects_it(

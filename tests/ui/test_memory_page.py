@@ -7,8 +7,7 @@ import time
 import httpx
 from streamlit.testing.v1 import AppTest
 
-from tests.job_client import succeeded
-from tests.ui.pages import open_book, values
+from tests.ui.pages import no_active_jobs, open_book, run_until, values
 
 
 def collection_of(api: httpx.Client, book_id: str) -> dict[str, object] | None:
@@ -78,12 +77,14 @@ def test_reindex_and_clear_the_books_memory(
     assert any(s.startswith("Memória do livro apagada (") for s in values(app.success))
     assert "Este livro ainda não tem nada na memória." in values(app.info)
 
-    # Reindexing puts the chapter back.
+    # Reindexing puts the chapter back, as one job with a progress bar.
     app.button(key="reindex_book").click().run()
     assert not app.error
-    assert "1 capítulos na fila para indexação." in values(app.success)
-    index_jobs = api.get("/jobs", params={"book_id": book_id, "kind": "index_chapter"}).json()
-    succeeded(api, index_jobs["items"][0]["id"], timeout=180)
+    run_until(app, no_active_jobs, what="the reindex job")
+    job = api.get("/jobs", params={"book_id": book_id, "kind": "reindex_book"}).json()["items"][0]
+    assert job["status"] == "succeeded", job
+    assert (job["result"]["total"], job["result"]["indexed"]) == (1, 1)
+    assert "1 capítulos indexados, 0 já estavam em dia (de 1)." in values(app.success)
     collection = collection_of(api, book_id)
     assert collection is not None and collection["count"] >= 1  # type: ignore[operator]
 

@@ -20,7 +20,18 @@ from services.ui.session import cancel_job, show_flash, shown
 
 PAGE_SIZE = 20
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-KINDS = ("suggest", "critique", "ask", "ideate", "expand", "extract_metadata", "index_chapter")
+KINDS = (
+    "suggest",
+    "critique",
+    "ask",
+    "ideate",
+    "expand",
+    "extract_metadata",
+    "import_manuscript",
+    "reindex_book",
+    "index_chapter",
+    "summarize_chapter",
+)
 # The list refreshes itself while the page is open, so running jobs move without a click.
 REFRESH_EVERY_S = 2.0
 

@@ -8,6 +8,7 @@ from services.ui.api_client import ApiClient, ApiError, Book, MemoryStatus
 from services.ui.i18n import Labels
 from services.ui.logic import excerpt
 from services.ui.session import flash, show_flash, shown
+from services.ui.views.manuscript import reindex_tool
 
 PAGE_SIZE = 20
 # The API's own confirmation word for wiping every book's memory.
@@ -94,16 +95,6 @@ def documents_section(api: ApiClient, book: Book, collections: dict[str, int], t
     )
 
 
-def on_reindex(api: ApiClient, book_id: str, t: Labels) -> None:
-    force = bool(st.session_state.get("reindex_force"))
-    try:
-        answer = api.reindex_memory(book_id, force=force)
-    except ApiError as exc:
-        flash("memory", "error", exc.message)
-        return
-    flash("memory", "success", t.t("reindex_queued", count=answer.get("total", 0)))
-
-
 def on_clear_book(api: ApiClient, book: Book, t: Labels) -> None:
     try:
         answer = api.clear_book_memory(book["id"])
@@ -127,15 +118,7 @@ def on_clear_all(api: ApiClient, t: Labels) -> None:
 def actions_section(api: ApiClient, book: Book, t: Labels) -> None:
     st.subheader(t.t("memory_actions"))
     with st.container(border=True):
-        st.markdown(f"**{t.t('reindex_book')}**")
-        st.caption(t.t("reindex_help"))
-        st.toggle(t.t("reindex_force"), key="reindex_force")
-        st.button(
-            t.t("reindex_button"),
-            key="reindex_book",
-            on_click=on_reindex,
-            args=(api, book["id"], t),
-        )
+        reindex_tool(api, book, t)
     with st.container(border=True):
         st.markdown(f"**{t.t('clear_book')}**")
         st.caption(t.t("clear_book_help", title=book["title"]))
