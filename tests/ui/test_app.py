@@ -231,3 +231,18 @@ def test_page_without_an_api_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [e for e in values(app.sidebar.error) if "cannot reach the API" in e]
     assert len(app.sidebar.error) == 1  # said once, not once per panel
     assert "Escolha ou crie um livro na barra lateral." in values(app.info)
+
+
+@pytest.mark.parametrize("language", ["pt-BR", "en"])
+def test_every_page_draws_in_both_languages(
+    app: AppTest, chapter: dict[str, object], language: str
+) -> None:
+    from services.ui.i18n import LABELS
+
+    labels = LABELS[language]
+    app.sidebar.selectbox(key="ui_language").select(language).run()
+    for page in ("editor", "copilot", "manuscript", "memory", "jobs"):
+        open_book(app, str(chapter["book_id"]), page=page)
+        assert not app.exception, (page, app.exception)
+        assert not app.error, (page, values(app.error))
+        assert any(c.endswith(f" · {labels['page_' + page]}") for c in values(app.caption)), page
