@@ -56,19 +56,27 @@ class BodySizeLimit:
                 await self._reject(send, limit)
                 return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit[0]:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app may catch _TooLarge while parsing (FastAPI answers 400 "error parsing
+                # the body"): whatever it answers, the client gets the 413 that says why.
+                if not started and message["type"] == "http.response.start":
+                    started = True
+                    await self._reject(send, limit)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

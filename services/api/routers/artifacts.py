@@ -9,6 +9,7 @@ from services.core.artifacts.repository import ArtifactRepository
 from services.core.artifacts.schemas import ArtifactOut
 from services.core.db import transaction
 from services.core.errors import NotFound
+from services.core.ids import ID_PATTERN
 
 router = APIRouter(tags=["artifacts"])
 
@@ -16,8 +17,8 @@ router = APIRouter(tags=["artifacts"])
 @router.get("/artifacts")
 def list_artifacts(
     state: StateDep,
-    book_id: str | None = Query(None, max_length=64),
-    chapter_id: str | None = Query(None, max_length=64),
+    book_id: str | None = Query(None, pattern=ID_PATTERN, max_length=64),
+    chapter_id: str | None = Query(None, pattern=ID_PATTERN, max_length=64),
     limit: int = Query(100, ge=1, le=500),
 ) -> list[ArtifactOut]:
     """Artifacts, newest first, filtered by book or chapter."""

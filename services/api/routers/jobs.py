@@ -14,6 +14,7 @@ from services.api.sse import format_event
 from services.api.state import AppState
 from services.core.db import transaction
 from services.core.errors import ServiceUnavailable
+from services.core.ids import ID_PATTERN
 from services.core.jobs import service
 from services.core.jobs.events import decode_event, stream_key
 from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate, JobOut, JobPage, JobStatus
@@ -76,7 +77,7 @@ def get_job(job_id: JobId, state: StateDep) -> JobOut:
 @router.get("/jobs")
 def list_jobs(
     state: StateDep,
-    book_id: str | None = Query(None, max_length=64),
+    book_id: str | None = Query(None, pattern=ID_PATTERN, max_length=64),
     status: JobStatus | None = None,
     kind: str | None = Query(None, max_length=32),
     limit: int = Query(50, ge=1, le=500),
