@@ -29,7 +29,7 @@ import httpx
 
 from services.core.config import Settings
 from services.core.manuscripts.parsing import parse_manuscript
-from services.core.memory.chunking import chunk_text
+from services.core.memory.chunking import chapter_chunks
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.launcher.processes import ProcessGroup
 from services.launcher.stack import Stack, free_port, start_chroma_server, start_stack
@@ -101,8 +101,10 @@ def documents(api: httpx.Client, stack: Stack, book: str) -> int:
 
 def pure_embedding(data: bytes, batch_size: int) -> tuple[float, int, int]:
     chapters = parse_manuscript("dom-casmurro.txt", data).chapters
-    passages = [c.text for ch in chapters for c in chunk_text(f"{ch.title}\n\n{ch.text}")]
     embedder = MiniLMEmbedder(batch_size=batch_size)
+    passages = [
+        c.text for ch in chapters for c in chapter_chunks(ch.title, ch.text, embedder.count_tokens)
+    ]
     embedder.embed(passages[:2])
     started = time.perf_counter()
     embedder.embed(passages)

@@ -67,14 +67,16 @@ def test_shortened_chapter_loses_stale_chunks_and_unchanged_text_is_skipped(
     api: httpx.Client, stack: Stack
 ) -> None:
     book = new_book(api, "Longo", "en")
-    long_text = " ".join(f"word{i}" for i in range(399))  # 400 words with the title
+    # Words of one word piece each: the windows are bound by words (160), not by tokens.
+    vocabulary = ["the", "sea", "was", "calm", "and", "blue", "that", "night"]
+    long_text = " ".join(vocabulary[i % 8] for i in range(399))  # 400 words with the title
     saved = save(api, book, "Long", long_text)
     indexed = finished(api, saved["index_job_id"])["result"]
     assert (indexed["skipped"], indexed["chunks"]) == (False, 3)
     chunk_ids = [d for d in chapter_docs(api, stack, book, saved["chapter_id"]) if ":chunk:" in d]
     assert len(chunk_ids) == 3
 
-    half = " ".join(f"word{i}" for i in range(150))
+    half = " ".join(vocabulary[i % 8] for i in range(150))
     updated = api.put(
         "/chapter/update", json={"book_id": book, "chapter_id": saved["chapter_id"], "text": half}
     ).json()

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from services.core.manuscripts.parsing import parse_manuscript
-from services.core.memory.chunking import chunk_text
+from services.core.memory.chunking import chapter_chunks
+from services.core.memory.embeddings import MiniLMEmbedder
 from tests.conftest import Stack, start_stack
 from tests.job_client import finished, succeeded
 
@@ -67,8 +68,9 @@ def test_reindex_survives_kill_9_and_cancel_and_never_indexes_twice(own_stack: S
     if not CORPUS.is_file():
         pytest.skip(f"the public-domain corpus is not at {CORPUS.parent} (../shared/corpus)")
     data = CORPUS.read_bytes()
+    counter = MiniLMEmbedder().count_tokens
     expected_chunks = sum(
-        len(chunk_text(f"{c.title}\n\n{c.text}"))
+        len(chapter_chunks(c.title, c.text, counter))
         for c in parse_manuscript("dom-casmurro.txt", data).chapters
     )
     doomed = own_stack.start_worker("index", name="doomed")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# all-MiniLM-L6-v2 reads at most 256 word pieces; ~160 words of Portuguese or English fit.
+# all-MiniLM-L6-v2 reads at most 256 word pieces, two of them its [CLS] and [SEP] markers.
+# Anything past that is cut before embedding: the passage would be stored whole but searched
+# by its start only. English takes ~1.3 pieces a word, Portuguese of 1899 ~2.2, so words
+# alone cannot bound a passage: with a token counter the window also stops at PASSAGE_TOKENS.
+PASSAGE_TOKENS = 254
 CHUNK_WORDS = 160
 OVERLAP_WORDS = 40
+
+# Word pieces of each word, in order (the embedder's tokenizer, without special tokens).
+TokenCounter = Callable[[Sequence[str]], Sequence[int]]
 
 _WORD = re.compile(r"\S+")
 
@@ -20,9 +28,16 @@ class Chunk:
 
 
 def chunk_text(
-    text: str, chunk_words: int = CHUNK_WORDS, overlap_words: int = OVERLAP_WORDS
+    text: str,
+    chunk_words: int = CHUNK_WORDS,
+    overlap_words: int = OVERLAP_WORDS,
+    *,
+    count_tokens: TokenCounter | None = None,
+    max_tokens: int = PASSAGE_TOKENS,
 ) -> list[Chunk]:
-    """Windows of `chunk_words` words, each starting `chunk_words - overlap_words` after the last.
+    """Windows of at most `chunk_words` words (and `max_tokens` word pieces when `count_tokens`
+    is given), each overlapping the previous one by up to `overlap_words` words — a sixth of
+    the window at most, so short token-bound windows still move forward by most of their length.
 
     The passages keep the original spacing and line breaks, so a citation shows the text as the
     author wrote it.
@@ -32,14 +47,34 @@ def chunk_text(
     spans = [m.span() for m in _WORD.finditer(text)]
     if not spans:
         return []
-    step = chunk_words - overlap_words
+    costs = list(count_tokens([text[a:b] for a, b in spans])) if count_tokens else None
     chunks: list[Chunk] = []
     start = 0
     while True:
-        end = min(start + chunk_words, len(spans))
+        end = _window_end(start, len(spans), chunk_words, costs, max_tokens)
         chunks.append(
             Chunk(len(chunks), text[spans[start][0] : spans[end - 1][1]], start_word=start)
         )
         if end == len(spans):
             return chunks
-        start += step
+        overlap = overlap_words if costs is None else min(overlap_words, (end - start) // 6)
+        start = max(start + 1, end - overlap)
+
+
+def _window_end(
+    start: int, total: int, chunk_words: int, costs: list[int] | None, max_tokens: int
+) -> int:
+    end = min(start + chunk_words, total)
+    if costs is None:
+        return end
+    used = 0
+    for i in range(start, end):
+        used += costs[i]
+        if used > max_tokens and i > start:  # a single over-long "word" still makes a passage
+            return i
+    return end
+
+
+def chapter_chunks(title: str, text: str, count_tokens: TokenCounter | None = None) -> list[Chunk]:
+    """A chapter's passages as memory stores them: the title leads the first one."""
+    return chunk_text(f"{title}\n\n{text}", count_tokens=count_tokens)

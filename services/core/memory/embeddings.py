@@ -28,6 +28,10 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
+    def count_tokens(self, words: Sequence[str]) -> list[int]:
+        """Word pieces of each word, without special tokens: what bounds a passage."""
+        ...
+
 
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
@@ -70,6 +74,23 @@ class MiniLMEmbedder:
         tokenizer.enable_truncation(MAX_TOKENS)
         tokenizer.enable_padding()  # to the longest text of each batch
         return tokenizer
+
+    @cached_property
+    def _counter(self) -> Any:
+        """The same vocabulary without truncation or padding, for measuring words."""
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_str(self._tokenizer.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
+
+    def count_tokens(self, words: Sequence[str]) -> list[int]:
+        if not words:
+            return []
+        with self._lock:
+            encoded = self._counter.encode_batch(list(words), add_special_tokens=False)
+        return [len(e.ids) for e in encoded]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         # Batches of similar lengths: each batch is padded to its longest text.

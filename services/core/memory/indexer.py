@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
-from services.core.memory.chunking import chunk_text
+from services.core.memory.chunking import chapter_chunks
 from services.core.memory.store import MemoryDocument, MemoryStore
 
 
@@ -68,7 +68,7 @@ def index_chapter(
             "content_hash": content_hash,
         }
 
-    chunks = chunk_text(f"{title}\n\n{text}")
+    chunks = chapter_chunks(title, text, store.embedder.count_tokens)
     documents = [
         MemoryDocument(chunk_id(book_id, chapter_id, c.index), c.text, meta("chunk"))
         for c in chunks
