@@ -39,6 +39,7 @@ class Chapter(TypedDict):
     current_revision: int
     word_count: int
     summary: NotRequired[str | None]
+    metadata: NotRequired[dict[str, Any]]
     created_at: str
     updated_at: str
 
@@ -390,6 +391,9 @@ class ApiClient:
     ) -> Job:
         params = _present({"focus": focus, "top_k": top_k, "max_tokens": max_tokens})
         return self.submit_job("critique", book_id=book_id, chapter_id=chapter_id, params=params)
+
+    def extract_metadata(self, book_id: str, chapter_id: str) -> Job:
+        return self.submit_job("extract_metadata", book_id=book_id, chapter_id=chapter_id)
 
     def ask(
         self,

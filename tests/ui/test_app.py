@@ -246,3 +246,21 @@ def test_every_page_draws_in_both_languages(
         assert not app.exception, (page, app.exception)
         assert not app.error, (page, values(app.error))
         assert any(c.endswith(f" · {labels['page_' + page]}") for c in values(app.caption)), page
+
+
+def test_metadata_is_extracted_stored_and_shown(
+    app: AppTest, api: httpx.Client, chapter: dict[str, object]
+) -> None:
+    open_book(app, str(chapter["book_id"]))
+    app.button(key="extract_metadata").click().run()
+    assert not app.exception
+    run_until(app, no_active_jobs, what="the metadata job")
+    job = api.get(
+        "/jobs", params={"book_id": chapter["book_id"], "kind": "extract_metadata"}
+    ).json()["items"][0]
+    assert job["status"] == "succeeded", job
+    stored = api.get(f"/chapters/{chapter['chapter_id']}").json()["metadata"]
+    assert stored == job["result"]["metadata"]
+    table = app.dataframe[-1].value
+    assert list(table["Campo"])[:3] == ["Gênero", "Tom", "Narrador"]
+    assert list(table["Valor"])[:3] == [stored["genre"], stored["tone"], stored["pov"]]

@@ -225,6 +225,7 @@ def test_every_label_key_is_used_by_the_ui() -> None:
         "memory_mode_",
         "split_",
         "format_",
+        "meta_",
     )
     unused = [
         key

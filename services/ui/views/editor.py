@@ -1,6 +1,8 @@
-"""Editor: chapters in order, the text of one, its revisions, suggestions and critique."""
+"""Editor: chapters in order, the text of one, its revisions, and the copilot tools for it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
@@ -19,6 +21,7 @@ from services.ui.session import (
     flash,
     job_panel,
     max_tokens_input,
+    outcome,
     show_flash,
     shown,
     slot_busy,
@@ -251,11 +254,15 @@ def revision_view(api: ApiClient, detail: ChapterDetail, number: int, t: Labels)
 
 def tools_section(api: ApiClient, book: Book, chapter: Chapter, t: Labels) -> None:
     st.subheader(t.t("tools_for", title=chapter["title"]))
-    suggest_tab, critique_tab = st.tabs([t.t("suggestions"), t.t("critique")])
+    suggest_tab, critique_tab, metadata_tab = st.tabs(
+        [t.t("suggestions"), t.t("critique"), t.t("metadata")]
+    )
     with suggest_tab:
         suggestions_tool(api, book, chapter, t)
     with critique_tab:
         critique_tool(api, book, chapter, t)
+    with metadata_tab:
+        metadata_tool(api, book, chapter, t)
 
 
 def on_suggest(api: ApiClient, book_id: str, chapter_id: str) -> None:
@@ -313,6 +320,48 @@ def critique_tool(api: ApiClient, book: Book, chapter: Chapter, t: Labels) -> No
         args=(api, book["id"], chapter["id"]),
     )
     job_panel(api, slot, t, show_outcome=lambda view: text_outcome(view, t, t.t("critique_ready")))
+
+
+def on_extract_metadata(api: ApiClient, book_id: str, chapter_id: str) -> None:
+    slot = f"metadata:{chapter_id}"
+    start_job(slot, lambda: api.extract_metadata(book_id, chapter_id), slot)
+
+
+def metadata_tool(api: ApiClient, book: Book, chapter: Chapter, t: Labels) -> None:
+    slot = f"metadata:{chapter['id']}"
+    show_flash(slot)
+    st.caption(t.t("metadata_help"))
+    if chapter.get("summary"):
+        st.markdown(f"**{t.t('chapter_summary')}**")
+        st.write(chapter["summary"])
+    st.button(
+        t.t("extract_metadata"),
+        key="extract_metadata",
+        type="primary",
+        disabled=slot_busy(slot),
+        on_click=on_extract_metadata,
+        args=(api, book["id"], chapter["id"]),
+    )
+    # The model writes JSON: the table appears once it is parsed.
+    job_panel(api, slot, t, stream_text=False, show_outcome=lambda view: None)
+    found = (outcome_of(slot) or {}).get("metadata") or chapter.get("metadata") or {}
+    if found:
+        metadata_table(found, t)
+
+
+def outcome_of(slot: str) -> dict[str, Any] | None:
+    view = outcome(slot)
+    return view.result if view is not None and view.status == "succeeded" else None
+
+
+def metadata_table(found: dict[str, Any], t: Labels) -> None:
+    rows = []
+    for field in ("genre", "tone", "pov", "characters", "places", "time_markers", "themes"):
+        value = found.get(field)
+        if value:
+            shown_value = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            rows.append({t.t("col_field"): t.t(f"meta_{field}"), t.t("col_value"): shown_value})
+    st.dataframe(rows, hide_index=True)
 
 
 def text_outcome(view: JobView, t: Labels, headline: str) -> None:
