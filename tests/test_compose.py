@@ -3,33 +3,44 @@
 No Docker engine is needed: the compose file is parsed with PyYAML and checked against DESIGN §2
 (services, ports, environment names) and §7 (vLLM serving `book-llm`). When a `docker compose`
 (or a v2 `docker-compose`) CLI is on the PATH, `config -q` validates it against the compose
-schema too; that command needs no engine.
+schema too; that command needs no engine. Commands are checked against this repository (the
+modules, factories, files and entry points they name exist), and the healthchecks and the
+Flower command that can run without containers are run for real.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 
 from services.core.config import Settings
+from services.launcher.processes import ProcessGroup, http_ok, wait_until
+from services.launcher.stack import free_port
+from tests.conftest import claim_redis_db
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
+VLLM_PRESETS = {"vllm-gpu1": "gpu1", "vllm-gpu2": "gpu2"}
 EXPECTED_SERVICES = {
-    "vllm",
+    *VLLM_PRESETS,
+    "flower",
     "postgres",
     "redis",
     "chroma",
@@ -43,7 +54,12 @@ EXPECTED_SERVICES = {
 BACKEND_SERVICES = ["migrate", "api", "worker", "worker-index"]
 APP_SERVICES = [*BACKEND_SERVICES, "ui"]
 # Values for `${VAR:?...}` variables while resolving the file in these tests.
-TEST_ENV = {"API_TOKEN": "test-token"}
+TEST_ENV = {
+    "API_TOKEN": "test-token-0123456789abcdef",
+    "POSTGRES_PASSWORD": "d41d8cd98f00b204",
+    "FLOWER_BASIC_AUTH": "admin:flower-secret",
+}
+ENV_EXAMPLE = ROOT / ".env.example"
 
 _INNERMOST_VAR = re.compile(r"\$\{(\w+)(?:(:?[-?+])([^${}]*))?\}")
 
@@ -155,7 +171,14 @@ def test_all_services_present(services: dict[str, dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize(
     ("name", "published", "target"),
-    [("api", 8010, 8010), ("ui", 8501, 8501), ("vllm", 8015, 8015), ("chroma", 8001, 8000)],
+    [
+        ("api", 8010, 8010),
+        ("ui", 8501, 8501),
+        ("vllm-gpu1", 8015, 8015),
+        ("vllm-gpu2", 8015, 8015),
+        ("chroma", 8001, 8000),
+        ("flower", 5555, 5555),
+    ],
 )
 def test_ports_as_in_design(
     services: dict[str, dict[str, Any]], name: str, published: int, target: int
@@ -168,20 +191,38 @@ def test_catalog_and_broker_stay_inside_the_network(services: dict[str, dict[str
         assert not published_ports(services[name]), f"{name} should not publish host ports"
 
 
+@pytest.mark.parametrize(
+    ("name", "model", "gpus"),
+    [
+        ("vllm-gpu1", "microsoft/Phi-3.5-mini-instruct", 1),
+        ("vllm-gpu2", "Qwen/Qwen2.5-14B-Instruct", 2),
+    ],
+)
 def test_vllm_serves_book_llm_on_the_gpu(
-    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+    services: dict[str, dict[str, Any]], name: str, model: str, gpus: int
 ) -> None:
-    vllm = services["vllm"]
+    vllm = services[name]
+    assert vllm["profiles"] == [VLLM_PRESETS[name]], "each preset is its own Compose profile"
     assert str(vllm["image"]).startswith("vllm/vllm-openai:")
     argv = as_list(vllm.get("command")) + as_list(vllm.get("entrypoint"))
     assert option(argv, "--served-model-name") == "book-llm"
     assert option(argv, "--port") == "8015"
-    assert option(argv, "--model") == "microsoft/Phi-3.5-mini-instruct"
+    assert option(argv, "--model") == model
     assert int(option(argv, "--max-model-len")) > 0
-    assert option(argv, "--tensor-parallel-size") == "1"
+    assert int(option(argv, "--tensor-parallel-size")) == gpus
+    # The env overrides still win over the preset.
+    overridden = interpolate(
+        str(argv[argv.index("--model") + 1]), {**TEST_ENV, "VLLM_MODEL": "org/other"}
+    )
+    assert overridden == "org/other"
+    # Both presets answer as `vllm`, the host in the app's LLM_BASE_URL.
+    assert "vllm" in vllm["networks"]["default"]["aliases"]
 
     devices = vllm["deploy"]["resources"]["reservations"]["devices"]
-    assert any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) for d in devices)
+    assert any(
+        d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) and d["count"] == gpus
+        for d in devices
+    )
 
     health = healthcheck_text(vllm)
     assert "localhost:8015/v1/models" in health or "127.0.0.1:8015/v1/models" in health
@@ -189,11 +230,6 @@ def test_vllm_serves_book_llm_on_the_gpu(
 
     assert "/root/.cache/huggingface" in mount_targets(vllm)
     assert "HUGGING_FACE_HUB_TOKEN" in env_of(vllm)
-
-    # Both presets of DESIGN §7 are documented next to the service.
-    text = COMPOSE_FILE.read_text(encoding="utf-8")
-    assert "Qwen/Qwen2.5-14B-Instruct" in text and "VLLM_TP=2" in text
-    assert "microsoft/Phi-3.5-mini-instruct" in text
 
 
 def test_redis_appends_only(services: dict[str, dict[str, Any]]) -> None:
@@ -225,7 +261,7 @@ def test_backend_env_follows_design(services: dict[str, dict[str, Any]], name: s
     assert redis_url.scheme == "redis" and redis_url.hostname == "redis"
 
     llm = urlsplit(env["LLM_BASE_URL"])
-    vllm_argv = as_list(services["vllm"].get("command"))
+    vllm_argv = as_list(services["vllm-gpu1"].get("command"))
     assert llm.hostname == "vllm" and llm.path.rstrip("/") == "/v1"
     assert str(llm.port) == option(vllm_argv, "--port")
     assert env["OPENAI_MODEL"] == "book-llm" == option(vllm_argv, "--served-model-name")
@@ -375,20 +411,49 @@ def test_dockerfile() -> None:
         assert path in ignored, f".dockerignore should exclude {path}"
 
 
-def test_commands_reference_existing_code(services: dict[str, dict[str, Any]]) -> None:
-    assert (ROOT / "services/api/app.py").is_file()
-    assert (ROOT / "services/worker/tasks.py").is_file()
+def _check_program(service: str, argv: list[str]) -> str:
+    """Resolve what a command of the app image runs against this repository; returns what it
+    checked. Imports the modules, so a renamed module or factory fails here, not in production."""
+    program = argv[0]
+    if program == "uvicorn":
+        target = next(a for a in argv[1:] if ":" in a and not a.startswith("-"))
+        module, _, attribute = target.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+        assert "--factory" not in argv or callable(factory), target
+        return target
+    if program == "celery":
+        module = option(argv, "-A")
+        app = importlib.import_module(module).app
+        subcommand = argv[argv.index("-A") + 2]
+        assert subcommand in ("worker", "flower"), f"{service}: celery {subcommand}?"
+        if subcommand == "flower":
+            assert importlib.util.find_spec("flower"), "the flower package is not installed"
+        assert app.main == "copiloto"
+        return f"celery {module} {subcommand}"
+    if program == "streamlit":
+        assert argv[1] == "run" and (ROOT / argv[2]).is_file(), argv
+        return argv[2]
+    if program == "copiloto":
+        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        module, _, attribute = pyproject["project"]["scripts"]["copiloto"].partition(":")
+        main = getattr(importlib.import_module(module), attribute)
+        # The subcommand exists: argparse exits 0 for `--help` of a known one.
+        with pytest.raises(SystemExit) as done:
+            main([*argv[1:], "--help"])
+        assert done.value.code == 0, argv
+        return " ".join(argv)
+    raise AssertionError(f"{service}: unknown program {program!r} in {argv}")
 
-    api_argv = as_list(services["api"].get("command"))
-    assert "services.api.app:create_app" in api_argv and "--factory" in api_argv
-    for name in ("worker", "worker-index"):
-        module = option(as_list(services[name]["command"]), "-A")
-        assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
 
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    target = pyproject["project"]["scripts"]["copiloto"]
-    module = target.split(":")[0]
-    assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), target
+def test_commands_reference_existing_code(
+    services: dict[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    checked = {}
+    for name, service in services.items():
+        if service.get("build"):
+            checked[name] = _check_program(name, as_list(service.get("command")))
+    capsys.readouterr()
+    assert set(checked) == {*APP_SERVICES, "flower"}, checked
 
 
 def _compose_cli() -> list[str] | None:
@@ -428,7 +493,7 @@ def test_docker_compose_config(tmp_path: Path) -> None:
         "config",
         "-q",
     ]
-    env = {k: v for k, v in os.environ.items() if k != "API_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ENV and k != "COMPOSE_PROFILES"}
 
     def run(env: dict[str, str]) -> tuple[bool, str]:
         done = subprocess.run(
@@ -446,6 +511,160 @@ def test_docker_compose_config(tmp_path: Path) -> None:
         pytest.skip(f"docker compose needs an engine here: {output.strip()}")
     assert ok, f"docker compose config rejected the file:\n{output}"
 
-    # Without API_TOKEN the stack refuses to start.
-    ok, output = run(env)
-    assert not ok and "API_TOKEN" in output, output
+    # Each preset profile resolves too.
+    for profile in VLLM_PRESETS.values():
+        ok, output = run({**env, **TEST_ENV, "COMPOSE_PROFILES": profile})
+        assert ok, f"profile {profile}: {output}"
+
+    # Without any one secret the stack refuses to start, naming it.
+    for secret in TEST_ENV:
+        ok, output = run({**env, **{k: v for k, v in TEST_ENV.items() if k != secret}})
+        assert not ok and secret in output, output
+
+
+def _one_shot(service: dict[str, Any]) -> bool:
+    return str(service.get("restart", "")) == "no"
+
+
+def test_every_long_running_service_has_a_healthcheck(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        if _one_shot(service):
+            continue
+        health = service.get("healthcheck") or {}
+        assert health.get("test") and not health.get("disable"), f"{name} has no healthcheck"
+        assert seconds(str(health.get("timeout", "30s"))) <= seconds(
+            str(health.get("interval", "30s"))
+        ), f"{name}: healthcheck timeout longer than its interval"
+
+
+def test_dependencies_wait_for_health(services: dict[str, dict[str, Any]]) -> None:
+    """Nothing waits merely for a container to start: a service waits for its dependencies to be
+    healthy (or, for the one-shot migration, to have completed)."""
+    for name, service in services.items():
+        for target, spec in (service.get("depends_on") or {}).items():
+            expected = (
+                "service_completed_successfully"
+                if _one_shot(services[target])
+                else "service_healthy"
+            )
+            assert spec["condition"] == expected, f"{name} → {target}: {spec}"
+    for name in ("worker",):
+        depends = services[name]["depends_on"]
+        for preset in VLLM_PRESETS:
+            # Only one preset runs; the other's profile is inactive.
+            assert depends[preset] == {"condition": "service_healthy", "required": False}
+
+
+@pytest.mark.parametrize("name", BACKEND_SERVICES)
+def test_backend_runs_in_production_mode(services: dict[str, dict[str, Any]], name: str) -> None:
+    env = env_of(services[name])
+    assert env["ENV"] == "production" and env["LOG_FORMAT"] == "json"
+    # What compose hands the app passes the production checks of the settings …
+    settings = Settings(_env_file=None, **env)  # type: ignore[arg-type]
+    assert settings.is_production and settings.api_token == TEST_ENV["API_TOKEN"]
+    # … and a default password from an old example file does not.
+    weak = {**TEST_ENV, "POSTGRES_PASSWORD": "copiloto"}
+    raw = services[name]["environment"]
+    with pytest.raises(ValueError, match="well-known password 'copiloto'"):
+        Settings(_env_file=None, **{k: interpolate(str(v), weak) for k, v in raw.items()})  # type: ignore[arg-type]
+
+
+def _interpolated_names() -> set[str]:
+    return set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text(encoding="utf-8")))
+
+
+def _env_example() -> dict[str, str | None]:
+    """Names in .env.example: value for `NAME=value`, None for a commented `# NAME=value`."""
+    names: dict[str, str | None] = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"(#\s*)?([A-Z][A-Z0-9_]*)=(.*)", line.strip())
+        if match:
+            names[match.group(2)] = None if match.group(1) else match.group(3)
+    return names
+
+
+def test_env_example_lists_every_variable_of_the_compose_file() -> None:
+    example = _env_example()
+    missing = _interpolated_names() - set(example)
+    assert not missing, f".env.example does not mention: {sorted(missing)}"
+    # Secrets are left empty, so an unedited copy cannot start the stack.
+    required = set(re.findall(r"\$\{(\w+):\?", COMPOSE_FILE.read_text(encoding="utf-8")))
+    assert required == set(TEST_ENV)
+    for name in required:
+        assert example[name] == "", f"{name} must be empty in .env.example"
+    assert example["COMPOSE_PROFILES"] in VLLM_PRESETS.values()
+    # The app's settings also read `.env`: an uncommented name must parse for them.
+    app_names = {f.alias for f in Settings.model_fields.values() if f.alias}
+    set_for_app = {k: v for k, v in example.items() if v is not None and k in app_names}
+    Settings(_env_file=None, **set_for_app)  # type: ignore[arg-type]
+
+
+def test_flower_dashboard(services: dict[str, dict[str, Any]]) -> None:
+    flower = services["flower"]
+    argv = as_list(flower["command"])
+    assert argv[:4] == ["celery", "-A", "services.worker.tasks", "flower"]
+    assert "--port=5555" in argv
+    env = env_of(flower)
+    assert env["FLOWER_BASIC_AUTH"] == TEST_ENV["FLOWER_BASIC_AUTH"]
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    assert ("127.0.0.1:5555:5555") in [str(p) for p in flower["ports"]], "loopback only"
+    assert interpolate(str(flower["image"])) == interpolate(str(services["api"]["image"]))
+    # The workers send the task events Flower shows.
+    for name in ("worker", "worker-index"):
+        assert "-E" in as_list(services[name]["command"])
+
+
+def test_flower_runs_with_basic_auth(
+    services: dict[str, dict[str, Any]], redis_base: str, logs_dir: Path
+) -> None:
+    """The compose command of the flower service, run here against a real Redis."""
+    argv = [
+        a.replace("--address=0.0.0.0", "--address=127.0.0.1")
+        for a in as_list(services["flower"]["command"])
+    ]
+    port = free_port()
+    argv = [f"--port={port}" if a.startswith("--port=") else a for a in argv]
+    env = {
+        **{k: v for k, v in env_of(services["flower"]).items()},
+        "REDIS_URL": claim_redis_db(redis_base),
+    }
+    group = ProcessGroup(logs_dir / "flower")
+    try:
+        proc = group.start(
+            "flower", [str(Path(sys.executable).with_name("celery")), *argv[1:]], env
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{url}/healthcheck"), timeout=60, what="flower", proc=proc)
+        assert httpx.get(f"{url}/workers", timeout=10).status_code == 401
+        user, _, password = TEST_ENV["FLOWER_BASIC_AUTH"].partition(":")
+        assert httpx.get(f"{url}/workers", auth=(user, password), timeout=10).status_code == 200
+        assert httpx.get(f"{url}/workers", auth=(user, "wrong"), timeout=10).status_code == 401
+    finally:
+        group.stop()
+
+
+def _bash_healthcheck(service: dict[str, Any], port: int) -> list[str]:
+    test = as_list(service["healthcheck"]["test"])
+    assert test[0] == "CMD" and test[1] == "/bin/bash", test
+    # `$$` is Compose's escape for a literal `$`.
+    script = (
+        test[3].replace("$$", "$").replace("/dev/tcp/127.0.0.1/8000", f"/dev/tcp/127.0.0.1/{port}")
+    )
+    return ["bash", "-c", script]
+
+
+def test_chroma_healthcheck_asks_the_heartbeat(
+    services: dict[str, dict[str, Any]], chroma_server: tuple[str, int]
+) -> None:
+    """The image has only bash: its healthcheck must pass against a live Chroma server and fail
+    against a closed port or a server that does not answer 200."""
+    chroma = services["chroma"]
+    assert shutil.which("bash")
+    live = subprocess.run(_bash_healthcheck(chroma, chroma_server[1]), timeout=20, check=False)
+    assert live.returncode == 0
+    closed = subprocess.run(
+        _bash_healthcheck(chroma, free_port()), capture_output=True, timeout=20, check=False
+    )
+    assert closed.returncode != 0

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Passwords that ship in examples and images; refused in production.
+DEFAULT_DB_PASSWORDS = frozenset({"copiloto", "postgres", "password", "changeme", "secret"})
+MIN_PRODUCTION_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -17,6 +22,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
+
+    # `production` (docker-compose.yml sets it) refuses insecure settings; see _production_is_safe.
+    # Any other value means development: a plain string, because POSIX shells use $ENV for
+    # their start-up file and a developer's shell may well have it set.
+    env: str = Field(default="development", alias="ENV")
+    # json: one JSON object per line with the job id of the job being run (log collectors);
+    # text: readable lines for a terminal.
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
     # LLM (OpenAI-compatible server)
     openai_api_key: str = Field(default="not-needed", alias="OPENAI_API_KEY")
@@ -114,11 +128,38 @@ class Settings(BaseSettings):
             raise ValueError("JOB_LEASE must be at least twice JOB_HEARTBEAT")
         return self
 
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if not self.is_production:
+            return self
+        problems = []
+        if not self.api_token:
+            problems.append("API_TOKEN is not set (every endpoint would be open)")
+        elif len(self.api_token) < MIN_PRODUCTION_TOKEN_CHARS:
+            problems.append(
+                f"API_TOKEN is shorter than {MIN_PRODUCTION_TOKEN_CHARS} characters "
+                "(generate one: openssl rand -hex 32)"
+            )
+        password = urlsplit(self.database_url).password
+        if password is not None and password.lower() in DEFAULT_DB_PASSWORDS:
+            problems.append(
+                f"DATABASE_URL uses the well-known password {password!r} (set POSTGRES_PASSWORD)"
+            )
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS contains '*' (list the UI's origins instead)")
+        if problems:
+            raise ValueError("ENV=production refuses insecure settings: " + "; ".join(problems))
+        return self
+
     @cached_property
     def database_url(self) -> str:
         if self.database_url_override:
             return self.database_url_override
         return f"sqlite:///{(self.data_dir / 'copiloto.db').resolve()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env.strip().lower() == "production"
 
     @property
     def chroma_path(self) -> Path:
