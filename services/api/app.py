@@ -20,10 +20,12 @@ from services.api.routers import (
     jobs,
     manuscripts,
     memory,
+    metrics,
     writing,
 )
 from services.api.state import AppState
 from services.core.config import Settings
+from services.core.logs import configure_logging
 
 log = logging.getLogger("copiloto.api")
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
         app.state.copiloto = AppState.build(settings)
         if not settings.api_token:
             log.warning("API_TOKEN is not set: the API must listen on loopback only")
@@ -61,6 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.public)
     protected = [Depends(require_token)]
-    for module in (health, books, chapters, jobs, artifacts, memory, writing, manuscripts):
+    for module in (health, books, chapters, jobs, artifacts, memory, writing, manuscripts, metrics):
         app.include_router(module.router, dependencies=protected)
     return app

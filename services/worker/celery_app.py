@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from celery import Celery
 from kombu import Queue
+from kombu.exceptions import ChannelError
 
 from services.core.config import Settings
 
@@ -44,3 +47,21 @@ class CeleryDispatcher:
 
     def dispatch(self, job_id: str, queue: str) -> None:
         self.app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+
+
+def queue_depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
+    """Messages waiting in each queue, asked the AMQP way (a passive declare), whatever the broker.
+
+    Tasks retried with a countdown wait inside a worker, not in the queue, so they are not counted.
+    """
+    depths: dict[str, int] = {}
+    with app.connection_for_read() as connection:
+        for queue in queues:
+            channel = connection.channel()
+            try:
+                depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except ChannelError:
+                depths[queue] = 0  # Redis: an empty queue has no key, so it "does not exist"
+            finally:
+                channel.close()
+    return depths

@@ -9,12 +9,19 @@ from typing import Any
 
 import redis
 from celery import Task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_ready,
+    worker_shutdown,
+)
 
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
 from services.core.jobs.runner import RunOutcome, WorkerDeps, recover_stale_jobs, run_job
 from services.core.llm.client import LLMClient
+from services.core.logs import configure_logging, current_job_id
 from services.worker.celery_app import RUN_JOB_TASK, CeleryDispatcher, create_celery
 
 log = logging.getLogger(__name__)
@@ -33,6 +40,24 @@ def deps() -> WorkerDeps:
         llm=LLMClient(settings),
         dispatcher=CeleryDispatcher(app),
     )
+
+
+@setup_logging.connect
+def _configure_logging(loglevel: str | int | None = None, **_: Any) -> None:
+    # Connected, so Celery leaves logging to us: one format (LOG_FORMAT) for its lines and ours.
+    configure_logging(settings, level=loglevel or None)
+
+
+@task_prerun.connect
+def _job_id_on_log_lines(task: Task | None = None, args: Any = None, **_: Any) -> None:
+    # Also Celery's own lines about the task ("received", "succeeded in …") carry the job id.
+    if task is not None and task.name == RUN_JOB_TASK and args:
+        current_job_id.set(str(args[0]))
+
+
+@task_postrun.connect
+def _forget_job_id(**_: Any) -> None:
+    current_job_id.set(None)
 
 
 @app.task(bind=True, name=RUN_JOB_TASK, max_retries=None)

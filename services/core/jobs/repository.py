@@ -194,6 +194,24 @@ class JobRepository:
         )
         return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
+    # --- metrics (read at every scrape, so only small columns) ----------------------------
+
+    def counts_by_kind_and_status(self) -> list[tuple[str, str, int]]:
+        stmt = select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
+        return [(kind, status, int(n)) for kind, status, n in self.session.execute(stmt).all()]
+
+    def ended_durations(self) -> list[tuple[str, str, float]]:
+        """(kind, final status, seconds from start to end) of every job that started and ended.
+        Computed here rather than in SQL: date arithmetic differs between SQLite and PostgreSQL."""
+        stmt = select(Job.kind, Job.status, Job.started_at, Job.finished_at).where(
+            Job.started_at.is_not(None), Job.finished_at.is_not(None)
+        )
+        return [
+            (kind, status, max(0.0, (finished - started).total_seconds()))
+            for kind, status, started, finished in self.session.execute(stmt).all()
+            if started is not None and finished is not None
+        ]
+
     def stale_running(self, older_than: datetime) -> Sequence[Job]:
         stmt = select(Job).where(Job.status == "running", Job.heartbeat_at < older_than)
         return self.session.scalars(stmt).all()

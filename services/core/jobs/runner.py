@@ -7,10 +7,12 @@ the catalog.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from services.core.jobs.context import JobContext, JobOutput, JobReporter, JobSt
 from services.core.jobs.events import JobEventPublisher
 from services.core.jobs.fanout import ParentUpdate, settle_parent
 from services.core.jobs.kinds import JOB_KINDS
+from services.core.jobs.metrics import record_llm_usage
 from services.core.jobs.repository import JobRepository
 from services.core.jobs.schemas import TERMINAL_STATUSES
 from services.core.jobs.service import (
@@ -37,6 +40,7 @@ from services.core.jobs.service import (
     queue_for,
 )
 from services.core.llm.client import LLMClient, LLMError, TransientLLMError
+from services.core.logs import job_logging
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
 
@@ -85,8 +89,13 @@ class _Lease(threading.Thread):
         super().__init__(name=f"lease-{job_id[:8]}", daemon=True)
         self.deps, self.job_id, self.worker_id, self.reporter = deps, job_id, worker_id, reporter
         self.done = threading.Event()
+        # A new thread starts with an empty context: carry the job id of the log lines over.
+        self._context = contextvars.copy_context()
 
     def run(self) -> None:
+        self._context.run(self._beat)
+
+    def _beat(self) -> None:
         while not self.done.wait(self.deps.settings.job_heartbeat_s):
             try:
                 with transaction(self.deps.sessions) as session:
@@ -102,6 +111,16 @@ class _Lease(threading.Thread):
 
 
 def run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
+    """Run the job; every line logged meanwhile, in any thread of it, carries its id."""
+    with job_logging(job_id):
+        started = time.monotonic()
+        log.info("job %s: picked up", job_id)
+        outcome = _run_job(job_id, deps, max_attempts)
+        log.info("job %s: %s after %.2fs", job_id, outcome.status, time.monotonic() - started)
+        return outcome
+
+
+def _run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
     worker_id = worker_identity()
     publisher = deps.publisher
     with transaction(deps.sessions) as session:
@@ -212,6 +231,9 @@ def _succeed(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -
             session.rollback()
             return _stopped(deps, job_id)
         parent = _settle_parent_of(session, job.parent_id)
+        kind = job.kind
+    # Counted once: only the worker whose fenced finish won gets here.
+    record_llm_usage(deps.redis, kind, result.get("receipt"))
     _publish_final(deps, job_id)
     _publish_parent(deps, parent)
     return RunOutcome("succeeded")
