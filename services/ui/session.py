@@ -122,6 +122,15 @@ def slot_busy(slot: str) -> bool:
     return slot in _slots()
 
 
+def job_button(
+    label: str, key: str, slot: str, on_click: Callable[..., None], args: tuple[Any, ...]
+) -> None:
+    """The button that starts the slot's job; disabled while that job runs."""
+    st.button(
+        label, key=key, type="primary", disabled=slot_busy(slot), on_click=on_click, args=args
+    )
+
+
 def outcome(slot: str) -> JobView | None:
     return _outcomes().get(slot)
 

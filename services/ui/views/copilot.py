@@ -11,12 +11,12 @@ from services.ui.i18n import Labels
 from services.ui.logic import JobView, chapter_label, citation_label, excerpt, unique_citations
 from services.ui.session import (
     flash,
+    job_button,
     job_panel,
     max_tokens_input,
     result_field,
     show_flash,
     shown,
-    slot_busy,
     start_job,
 )
 from services.ui.views.editor import load_into_editor
@@ -61,14 +61,7 @@ def ask_section(api: ApiClient, book: Book, t: Labels) -> None:
         disabled=not state.get("ask_use_memory", True),
     )
     max_tokens_input("ask_max_tokens", t)
-    st.button(
-        t.t("ask_button"),
-        key="ask_button",
-        type="primary",
-        disabled=slot_busy(slot),
-        on_click=on_ask,
-        args=(api, book["id"], t),
-    )
+    job_button(t.t("ask_button"), "ask_button", slot, on_ask, (api, book["id"], t))
     job_panel(api, slot, t, show_outcome=lambda view: answer_outcome(api, view, t))
 
 
@@ -126,14 +119,7 @@ def ideas_section(api: ApiClient, book: Book, t: Labels) -> None:
     theme, count = st.columns([4, 1], vertical_alignment="bottom")
     theme.text_input(t.t("idea_theme"), key="ideate_theme", max_chars=2000)
     count.number_input(t.t("idea_count"), min_value=1, max_value=10, value=3, key="ideate_count")
-    st.button(
-        t.t("ideate"),
-        key="ideate",
-        type="primary",
-        disabled=slot_busy(slot),
-        on_click=on_ideate,
-        args=(api, book["id"]),
-    )
+    job_button(t.t("ideate"), "ideate", slot, on_ideate, (api, book["id"]))
     # The model writes JSON: the cards appear when it is parsed, the bar shows the way there.
     job_panel(
         api, slot, t, stream_text=False, show_outcome=lambda view: idea_cards(api, book, view, t)
@@ -201,13 +187,12 @@ def scene_section(api: ApiClient, book: Book, chapters: list[Chapter], t: Labels
         )
     st.text_area(t.t("scene_instructions"), key="scene_instructions", height=80)
     max_tokens_input("scene_max_tokens", t)
-    st.button(
+    job_button(
         t.t("write_scene"),
-        key="write_scene",
-        type="primary",
-        disabled=slot_busy(slot),
-        on_click=on_write_scene,
-        args=(api, book["id"], bool(chapters), t),
+        "write_scene",
+        slot,
+        on_write_scene,
+        (api, book["id"], bool(chapters), t),
     )
     job_panel(api, slot, t, show_outcome=lambda view: scene_outcome(api, book, view, t))
 

@@ -19,12 +19,12 @@ from services.ui.logic import (
 )
 from services.ui.session import (
     flash,
+    job_button,
     job_panel,
     max_tokens_input,
     outcome,
     show_flash,
     shown,
-    slot_busy,
     start_job,
 )
 
@@ -292,14 +292,7 @@ def suggestions_tool(api: ApiClient, book: Book, chapter: Chapter, t: Labels) ->
     show_flash(slot)
     st.text_area(t.t("instructions"), key="suggest_instructions", height=80)
     max_tokens_input("suggest_max_tokens", t)
-    st.button(
-        t.t("generate"),
-        key="generate",
-        type="primary",
-        disabled=slot_busy(slot),
-        on_click=on_suggest,
-        args=(api, book["id"], chapter["id"]),
-    )
+    job_button(t.t("generate"), "generate", slot, on_suggest, (api, book["id"], chapter["id"]))
     job_panel(
         api, slot, t, show_outcome=lambda view: text_outcome(view, t, t.t("suggestions_ready"))
     )
@@ -311,14 +304,7 @@ def critique_tool(api: ApiClient, book: Book, chapter: Chapter, t: Labels) -> No
     st.caption(t.t("critique_help"))
     st.text_input(t.t("critique_focus"), key="critique_focus", max_chars=2000)
     max_tokens_input("critique_max_tokens", t)
-    st.button(
-        t.t("analyse"),
-        key="analyse",
-        type="primary",
-        disabled=slot_busy(slot),
-        on_click=on_critique,
-        args=(api, book["id"], chapter["id"]),
-    )
+    job_button(t.t("analyse"), "analyse", slot, on_critique, (api, book["id"], chapter["id"]))
     job_panel(api, slot, t, show_outcome=lambda view: text_outcome(view, t, t.t("critique_ready")))
 
 
@@ -334,13 +320,12 @@ def metadata_tool(api: ApiClient, book: Book, chapter: Chapter, t: Labels) -> No
     if chapter.get("summary"):
         st.markdown(f"**{t.t('chapter_summary')}**")
         st.write(chapter["summary"])
-    st.button(
+    job_button(
         t.t("extract_metadata"),
-        key="extract_metadata",
-        type="primary",
-        disabled=slot_busy(slot),
-        on_click=on_extract_metadata,
-        args=(api, book["id"], chapter["id"]),
+        "extract_metadata",
+        slot,
+        on_extract_metadata,
+        (api, book["id"], chapter["id"]),
     )
     # The model writes JSON: the table appears once it is parsed.
     job_panel(api, slot, t, stream_text=False, show_outcome=lambda view: None)

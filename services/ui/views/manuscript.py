@@ -10,6 +10,7 @@ from services.ui.logic import JobView, excerpt
 from services.ui.session import (
     adopt_job,
     flash,
+    job_button,
     job_panel,
     result_field,
     show_flash,
@@ -171,13 +172,7 @@ def reindex_tool(api: ApiClient, book: Book, t: Labels) -> None:
     force, summarize = st.columns(2)
     force.toggle(t.t("reindex_force"), key="reindex_force")
     summarize.toggle(t.t("reindex_summarize"), key="reindex_summarize", help=t.t("summarize_help"))
-    st.button(
-        t.t("reindex_button"),
-        key="reindex_book",
-        disabled=slot_busy(slot),
-        on_click=on_reindex,
-        args=(api, book["id"]),
-    )
+    job_button(t.t("reindex_button"), "reindex_book", slot, on_reindex, (api, book["id"]))
     job_panel(api, slot, t, stream_text=False, show_outcome=lambda view: reindex_outcome(view, t))
 
 
