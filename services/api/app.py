@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from services.api.deps import require_token
-from services.api.errors import install_error_handlers
+from services.api.errors import ERROR_RESPONSES, install_error_handlers
 from services.api.limits import UPLOAD_PATH, BodySizeLimit
 from services.api.routers import (
     artifacts,
@@ -65,5 +65,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.public)
     protected = [Depends(require_token)]
     for module in (health, books, chapters, jobs, artifacts, memory, writing, manuscripts, metrics):
-        app.include_router(module.router, dependencies=protected)
+        app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)
     return app

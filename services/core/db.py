@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -27,6 +28,15 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The catalog keeps naive UTC (SQLite has no time zones); answers carry the offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# A timestamp in an API answer: RFC 3339 with its offset, as the OpenAPI `date-time` format says.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

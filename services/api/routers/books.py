@@ -25,7 +25,7 @@ def create_book(body: BookCreate, state: StateDep) -> BookOut:
 def list_books(
     state: StateDep,
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> list[BookOut]:
     """List books, oldest first."""
     with transaction(state.sessions) as session:

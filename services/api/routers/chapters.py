@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,7 +32,9 @@ router = APIRouter(tags=["chapters"])
 
 
 class RestoreRequest(BaseModel):
-    revision: int = Field(ge=1, description="Revision number to bring back as the newest one")
+    revision: int = Field(
+        ge=1, le=2_000_000_000, description="Revision number to bring back as the newest one"
+    )
 
 
 def _saved(state: AppState, write: Callable[[Session], service.ChapterText]) -> ChapterSaved:
@@ -135,7 +138,11 @@ def get_chapter(chapter_id: ChapterId, state: StateDep) -> ChapterDetail:
 
 
 @router.get("/chapters/{chapter_id}/revisions/{number}")
-def get_revision(chapter_id: ChapterId, number: int, state: StateDep) -> RevisionOut:
+def get_revision(
+    chapter_id: ChapterId,
+    number: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    state: StateDep,
+) -> RevisionOut:
     """One revision with its full text."""
     with transaction(state.sessions) as session:
         revision = ChapterRepository(session).revision(chapter_id, number)

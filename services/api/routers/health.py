@@ -42,7 +42,16 @@ def _check_worker(state: AppState) -> Check:
     return timed(probe)
 
 
-@router.get("/ready")
+class ReadyOut(BaseModel):
+    ready: bool
+    checks: dict[str, dict[str, Any]] = Field(description="Per dependency: state, latency, detail")
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "Some dependency is not up"}},
+)
 def ready(state: StateDep) -> JSONResponse:
     """Each dependency with its state (up, down, loading); 503 unless all are up."""
     s = state.settings

@@ -81,7 +81,7 @@ def list_jobs(
     status: JobStatus | None = None,
     kind: str | None = Query(None, max_length=32),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> JobPage:
     """Jobs, newest first, filtered by book, status and kind."""
     with transaction(state.sessions) as session:

@@ -60,7 +60,7 @@ def chroma_collection(
     name: str,
     state: StateDep,
     limit: int = Query(20, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     """A page of one book's memory: its passages and summaries with their metadata."""
     book_id = name.removeprefix(f"{state.memory.prefix}-")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from services.core.db import UtcDatetime
 
 
 class ArtifactOut(BaseModel):
@@ -20,4 +21,4 @@ class ArtifactOut(BaseModel):
     text: str
     data: dict[str, Any] | None
     file_name: str | None
-    created_at: datetime
+    created_at: UtcDatetime

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.core.db import UtcDatetime
 
 SUPPORTED_LANGUAGES = ("pt-BR", "en")
 
@@ -41,5 +41,5 @@ class BookOut(BaseModel):
     language: str
     genre: str | None
     synopsis: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime

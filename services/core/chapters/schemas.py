@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.core.db import UtcDatetime
 from services.core.ids import ID_PATTERN
 
 
@@ -22,7 +22,9 @@ class ChapterSave(BaseModel):
     book_id: str = Field(pattern=ID_PATTERN, max_length=64)
     title: str = Field(min_length=1, max_length=300)
     text: str = Field(description="Chapter text (Markdown or plain text)")
-    position: int | None = Field(default=None, ge=1, description="Defaults to the end of the book")
+    position: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Defaults to the end of the book"
+    )
 
     _title = field_validator("title")(_strip_title)
 
@@ -33,7 +35,10 @@ class ChapterUpdate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     text: str | None = None
     expected_revision: int | None = Field(
-        default=None, ge=1, description="Answer 409 if the chapter moved past this revision"
+        default=None,
+        ge=1,
+        le=2_000_000_000,
+        description="Answer 409 if the chapter moved past this revision",
     )
 
     _title = field_validator("title")(_strip_title)
@@ -57,7 +62,7 @@ class RevisionOut(BaseModel):
     number: int
     title: str
     source: str
-    created_at: datetime
+    created_at: UtcDatetime
     word_count: int = 0
     text: str | None = None
 
@@ -74,8 +79,8 @@ class ChapterOut(BaseModel):
     content_hash: str
     summary: str | None
     metadata: dict[str, Any] = Field(default_factory=dict, validation_alias="meta")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class ChapterDetail(ChapterOut):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.core.db import UtcDatetime
 from services.core.ids import ID_PATTERN
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -35,9 +35,9 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None
     error: str | None
     attempts: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     duration_s: float | None = None
 
 
