@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -76,16 +77,41 @@ def chroma_server(
     group.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session, dropped at the end."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database (SQLAlchemy URL), dropped on exit."""
     name = f"copiloto_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, dropped at the end."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+# Server mode: COPILOTO_TEST_DATABASE=postgres runs the shared stack on PostgreSQL (the
+# production catalog) instead of SQLite; .ci/run runs the API and worker tests a second time so.
+SERVER_MODE = os.environ.get("COPILOTO_TEST_DATABASE", "sqlite").strip().lower() == "postgres"
+
+
+@pytest.fixture(scope="session")
+def stack_database_url() -> Iterator[str | None]:
+    """The shared stack's catalog: None (SQLite in its data folder), or in server mode a
+    PostgreSQL database of its own (tests that migrate `postgres_url` up and down keep theirs)."""
+    if not SERVER_MODE:
+        yield None
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 _claimed_redis_dbs: list[tuple[str, int]] = []
@@ -148,14 +174,17 @@ def stack(
     llm_url: str,
     logs_dir: Path,
     chroma_server: tuple[str, int],
+    stack_database_url: str | None,
 ) -> Iterator[Stack]:
-    """The shared stack on SQLite: API, an `llm` and an `index` worker, Chroma server, the LLM."""
+    """The shared stack: API, an `llm` and an `index` worker, Chroma server, the LLM; catalog on
+    SQLite, or on PostgreSQL in server mode (COPILOTO_TEST_DATABASE=postgres)."""
     running = start_stack(
         tmp_path_factory.mktemp("stack"),
         redis_base=redis_base,
         llm_url=llm_url,
         logs_dir=logs_dir,
         chroma=chroma_server,
+        database_url=stack_database_url,
     )
     with running.client() as client:
         wait_until(
@@ -196,4 +225,8 @@ def chapter(api: httpx.Client, book: dict[str, str]) -> dict[str, object]:
 
 
 def pytest_report_header() -> str:
-    return f"copiloto tests: python {sys.version.split()[0]}, postgres {POSTGRES_ADMIN_URL}"
+    catalog = "PostgreSQL (server mode)" if SERVER_MODE else "SQLite"
+    return (
+        f"copiloto tests: python {sys.version.split()[0]}, postgres {POSTGRES_ADMIN_URL}, "
+        f"shared stack catalog: {catalog}"
+    )
