@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Annotated
 
@@ -37,6 +38,24 @@ def require_token(request: Request, settings: SettingsDep) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
+
+def limit_job_submissions(request: Request, state: StateDep) -> None:
+    """429 with Retry-After once a client submitted RATE_LIMIT_JOBS_PER_MINUTE jobs in a minute."""
+    # A client is its address plus the credential it presents (a token reached here only if
+    # it was valid): users behind one proxy or NAT with their own tokens get their own buckets.
+    address = request.client.host if request.client else "unknown"
+    credential = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
+    decision = state.job_limiter.take(f"{address}:{credential[:16]}")
+    if not decision.allowed:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many jobs submitted: at most {state.settings.rate_limit_jobs_per_minute} "
+            f"a minute (RATE_LIMIT_JOBS_PER_MINUTE); retry in {decision.retry_after_s} s",
+            headers={"Retry-After": str(decision.retry_after_s)},
+        )
+
+
+JobSubmission = Depends(limit_job_submissions)
 
 _ID_DOC = "Server-made id: lower-case letters, digits and '-'"
 BookId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64, description=_ID_DOC)]

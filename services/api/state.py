@@ -16,6 +16,7 @@ from services.core.jobs.events import JobEventPublisher
 from services.core.llm.client import LLMClient
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
+from services.core.ratelimit import JobRateLimiter
 from services.worker.celery_app import CeleryDispatcher, create_celery
 
 
@@ -30,6 +31,7 @@ class AppState:
     dispatcher: CeleryDispatcher
     llm: LLMClient
     publisher: JobEventPublisher
+    job_limiter: JobRateLimiter
     _memory: MemoryStore | None = None
 
     @property
@@ -54,6 +56,7 @@ class AppState:
             dispatcher=CeleryDispatcher(celery),
             llm=LLMClient(settings),
             publisher=JobEventPublisher(sync_redis, settings.job_events_ttl_s),
+            job_limiter=JobRateLimiter(sync_redis, settings.rate_limit_jobs_per_minute),
         )
 
     async def close(self) -> None:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, alias="MAX_BODY_BYTES")
     # Manuscript uploads (POST /books/{id}/import) may be larger than other request bodies.
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")
+    # Job submissions (POST /jobs, the writing shims, import, reindex) per client and minute;
+    # a burst of a whole minute's allowance is fine. 0 turns the limit off.
+    rate_limit_jobs_per_minute: int = Field(default=120, ge=0, alias="RATE_LIMIT_JOBS_PER_MINUTE")
 
     # Jobs. A task must finish well inside the broker's visibility timeout, otherwise Redis
     # hands the still-running message to a second worker; the job lease (heartbeat) is the

@@ -58,6 +58,8 @@ def ui_argv(settings: Settings) -> list[str]:
         "--server.port", str(settings.ui_port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        # Production shows users a generic message; tracebacks (paths, settings) go to the log.
+        "--client.showErrorDetails", "none" if settings.is_production else "full",
     ]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.api.deps import JobId, StateDep
+from services.api.deps import JobId, JobSubmission, StateDep
 from services.api.sse import format_event
 from services.api.state import AppState
 from services.core.db import transaction
@@ -60,7 +60,7 @@ def enqueue(
     return {**snapshot, "job_id": job.id}, created
 
 
-@router.post("/jobs", status_code=202, response_model=JobOut)
+@router.post("/jobs", status_code=202, response_model=JobOut, dependencies=[JobSubmission])
 def create_job(body: JobCreate, state: StateDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Submit a job; answers 202 with the queued job (200 with the existing one for a repeated key)."""
     snapshot, created = enqueue(state, body, idempotency_key)

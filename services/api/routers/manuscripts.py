@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from services.api.deps import BookId, StateDep
+from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.routers.jobs import IdempotencyKey, enqueue
 from services.core.books.service import get_book
 from services.core.db import transaction
@@ -46,6 +46,7 @@ def _display_name(filename: str | None) -> str:
 @router.post(
     "/books/{book_id}/import",
     status_code=202,
+    dependencies=[JobSubmission],
     responses={200: {"model": ManuscriptPreview, "description": "dry_run: the split only"}},
 )
 def import_manuscript(
@@ -89,7 +90,7 @@ def import_manuscript(
     return JSONResponse(body, status_code=202 if created else 200)
 
 
-@router.post("/books/{book_id}/reindex", status_code=202)
+@router.post("/books/{book_id}/reindex", status_code=202, dependencies=[JobSubmission])
 def reindex_book(
     book_id: BookId,
     state: StateDep,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 
-from services.api.deps import BookId, StateDep
+from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.routers.jobs import enqueue
 from services.api.state import AppState
 from services.core.books.service import get_book
@@ -91,7 +91,14 @@ def _add_shim(path: str, kind: str) -> None:
     # The body type is built at run time: give FastAPI the class, not the postponed name.
     endpoint.__annotations__["body"] = body_model
     endpoint.__doc__ = f"Create a `{kind}` job (original API); `?wait=` returns the result inline."
-    router.add_api_route(path, endpoint, methods=["POST"], name=f"shim_{kind}", status_code=202)
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        name=f"shim_{kind}",
+        status_code=202,
+        dependencies=[JobSubmission],
+    )
 
 
 for _path, _kind in SHIMS.items():
