@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     job_heartbeat_s: float = Field(default=2.0, alias="JOB_HEARTBEAT")
     job_lease_s: float = Field(default=10.0, alias="JOB_LEASE")
     job_recovery_scan_s: float = Field(default=5.0, alias="JOB_RECOVERY_SCAN")
+    # A job still queued after this long whose message Redis no longer holds (Redis restarted
+    # without persistence) is sent again; a job sent twice still runs once.
+    job_queued_resend_after_s: float = Field(default=30.0, gt=0, alias="JOB_QUEUED_RESEND_AFTER")
     job_events_ttl_s: int = Field(default=86_400, alias="JOB_EVENTS_TTL")
     job_progress_flush_s: float = Field(default=0.5, alias="JOB_PROGRESS_FLUSH")
     # Attempts per job when the LLM is unreachable (each waits 2, 4, 8 … s longer).

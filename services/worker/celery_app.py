@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import redis
 from celery import Celery
 from kombu import Queue
 from kombu.exceptions import ChannelError
@@ -65,3 +66,33 @@ def queue_depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
             finally:
                 channel.close()
     return depths
+
+
+# Kombu's Redis layout: a list per queue (one more per priority step) and a hash of the
+# messages workers took but have not acknowledged yet (late acks: until the task ends, and
+# tasks retried with a countdown sit there while they wait).
+_PRIORITY_STEPS = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+_UNACKED = "unacked"
+
+
+def jobs_in_broker(client: redis.Redis, queues: Iterable[str], job_ids: set[str]) -> set[str]:
+    """The ids among `job_ids` whose message Redis still holds, queued or taken by a worker.
+
+    The job id is in every message's headers (`argsrepr`) as plain text, so a substring test on
+    the raw message finds it without decoding the body.
+    """
+    needles = {job_id: job_id.encode() for job_id in job_ids}
+    found: set[str] = set()
+
+    def scan(raw: bytes) -> None:
+        for job_id, needle in needles.items():
+            if job_id not in found and needle in raw:
+                found.add(job_id)
+
+    for queue in queues:
+        for step in _PRIORITY_STEPS:
+            for raw in client.lrange(f"{queue}{step}", 0, -1):
+                scan(raw)
+    for raw in client.hvals(_UNACKED):
+        scan(raw)
+    return found

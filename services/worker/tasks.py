@@ -19,10 +19,21 @@ from celery.signals import (
 
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
-from services.core.jobs.runner import RunOutcome, WorkerDeps, recover_stale_jobs, run_job
+from services.core.jobs.runner import (
+    RunOutcome,
+    WorkerDeps,
+    recover_lost_queued_jobs,
+    recover_stale_jobs,
+    run_job,
+)
 from services.core.llm.client import LLMClient
 from services.core.logs import configure_logging, current_job_id
-from services.worker.celery_app import RUN_JOB_TASK, CeleryDispatcher, create_celery
+from services.worker.celery_app import (
+    RUN_JOB_TASK,
+    CeleryDispatcher,
+    create_celery,
+    jobs_in_broker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +84,23 @@ _stop_recovery = threading.Event()
 
 def _recovery_loop() -> None:
     dispatcher = CeleryDispatcher(app)
+    broker = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    queues = [q.name for q in app.conf.task_queues]
     while not _stop_recovery.wait(settings.job_recovery_scan_s):
         try:
             recovered = recover_stale_jobs(deps().sessions, dispatcher, settings.job_lease_s)
             if recovered:
                 log.warning("re-queued jobs whose worker stopped: %s", ", ".join(recovered))
+            resent = recover_lost_queued_jobs(
+                deps().sessions,
+                dispatcher,
+                lambda ids: jobs_in_broker(broker, queues, ids),
+                settings.job_queued_resend_after_s,
+            )
+            if resent:
+                log.warning("sent again queued jobs the broker had lost: %s", ", ".join(resent))
         except Exception:
-            log.warning("stale-job scan failed; will retry", exc_info=True)
+            log.warning("job recovery scan failed; will retry", exc_info=True)
 
 
 @worker_ready.connect

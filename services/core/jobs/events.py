@@ -7,9 +7,12 @@ replays what it missed instead of losing the first deltas.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import redis
+
+log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 20_000
 
@@ -36,11 +39,16 @@ class JobEventPublisher:
         self.ttl_s = ttl_s
 
     def publish(self, job_id: str, event: dict[str, Any]) -> None:
+        """Best effort: live events are a convenience, the job row is the truth. A job must not
+        fail because Redis is restarting (SSE clients fall back to the row when it is quiet)."""
         key = stream_key(job_id)
         pipe = self.client.pipeline(transaction=False)
         pipe.xadd(key, encode_event(event), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
         pipe.expire(key, self.ttl_s)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("event of job %s not published (Redis: %s)", job_id, exc)
 
     def final(self, job_id: str, snapshot: dict[str, Any]) -> None:
         self.publish(job_id, {"type": "final", **snapshot})

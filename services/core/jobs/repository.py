@@ -212,6 +212,35 @@ class JobRepository:
             if started is not None and finished is not None
         ]
 
+    def long_queued(self, older_than: datetime, limit: int = 1000) -> Sequence[Job]:
+        """Queued since before `older_than` and not re-sent since (`heartbeat_at` of a queued job
+        is when the recovery scan last sent it again)."""
+        stmt = (
+            select(Job)
+            .where(
+                Job.status == "queued",
+                Job.created_at < older_than,
+                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < older_than),
+            )
+            .order_by(Job.created_at)
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    def mark_resent_if_queued(self, job_id: str, older_than: datetime) -> bool:
+        """Only the scanner whose update wins sends a lost job again."""
+        stmt = (
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == "queued",
+                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < older_than),
+            )
+            .values(heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
     def stale_running(self, older_than: datetime) -> Sequence[Job]:
         stmt = select(Job).where(Job.status == "running", Job.heartbeat_at < older_than)
         return self.session.scalars(stmt).all()

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -345,5 +346,35 @@ def recover_stale_jobs(
             won = JobRepository(session).requeue_if_stale(job_id, cutoff)
         if won:
             dispatcher.dispatch(job_id, queue)
+            recovered.append(job_id)
+    return recovered
+
+
+def recover_lost_queued_jobs(
+    sessions: sessionmaker[Session],
+    dispatcher: JobDispatcher,
+    in_broker: Callable[[set[str]], set[str]],
+    older_than_s: float,
+) -> list[str]:
+    """Send again the jobs queued for a while whose message the broker no longer has (Redis
+    restarted without persistence, a flushed database). `in_broker` says which of the given ids
+    still have a message. A job sent twice runs once: `claim` lets a single worker take it."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with transaction(sessions) as session:
+        queued = {job.id: queue_for(job) for job in JobRepository(session).long_queued(cutoff)}
+    if not queued:
+        return []
+    missing = set(queued) - in_broker(set(queued))
+    if missing:
+        # A message moves from the queue to the worker's unacked set in two steps; look twice
+        # before calling it lost.
+        time.sleep(0.5)
+        missing -= in_broker(missing)
+    recovered: list[str] = []
+    for job_id in sorted(missing):
+        with transaction(sessions) as session:
+            won = JobRepository(session).mark_resent_if_queued(job_id, cutoff)
+        if won:
+            dispatcher.dispatch(job_id, queued[job_id])
             recovered.append(job_id)
     return recovered
