@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from services.core.books.service import get_book
+from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
 from services.core.files import ChapterFiles
 from services.core.jobs.context import JobContext, JobOutput
@@ -39,6 +40,7 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
         files.write_chapter(ctx.book_id, chapter_id, title, text)
         if n % 20 == 0:
             ctx.reporter.progress(0.3 + 0.65 * n / len(saved.created), "Writing chapter files")
+    _restore_missing_files(ctx, files, saved.existing)
     uploads.remove(ctx.book_id, params.sha256, params.format)
     message = (
         f"Imported {len(saved.created)} chapters"
@@ -59,6 +61,21 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
     }
     dispatch = [(reindex_job_id, "index")] if reindex_job_id else []
     return JobOutput(result=result, extras={"dispatch": dispatch})
+
+
+def _restore_missing_files(ctx: JobContext, files: ChapterFiles, chapter_ids: list[str]) -> None:
+    """An earlier attempt of this job saved these chapters, then stopped (its worker killed)
+    before it wrote all their files: write the missing ones from the catalog."""
+    assert ctx.book_id is not None
+    book_id = ctx.book_id
+    missing = [c for c in chapter_ids if not files.chapter_path(book_id, c).exists()]
+    if not missing:
+        return
+    with transaction(ctx.sessions) as session:
+        chapters = [get_chapter(session, c, book_id=book_id) for c in missing]
+        texts = [(c.id, c.title, current_text(session, c).text) for c in chapters]
+    for chapter_id, title, text in texts:
+        files.write_chapter(book_id, chapter_id, title, text)
 
 
 def _reindex_job_id(session: Session, ctx: JobContext, params: ImportManuscriptParams) -> str:
