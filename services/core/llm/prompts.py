@@ -9,6 +9,20 @@ from importlib import resources
 from string import Template
 
 _SECTION = re.compile(r"^### (system|user)\s*$", re.MULTILINE)
+_TAG = re.compile(r"</?([A-Za-z_]+)>")
+
+
+def _tags(*templates: Template) -> frozenset[str]:
+    return frozenset(m.lower() for t in templates for m in _TAG.findall(t.template))
+
+
+def neutralize_delimiters(value: str, tags: frozenset[str]) -> str:
+    """Book text is data inside delimiters: a `</passages>` written in a chapter must not close
+    the block and smuggle what follows out as instructions. Such tags become look-alikes."""
+    if not tags:
+        return value
+    pattern = re.compile(r"<\s*(/?)\s*(" + "|".join(sorted(tags)) + r")\s*>", re.IGNORECASE)
+    return pattern.sub(lambda m: f"‹{m.group(1)}{m.group(2)}›", value)
 
 
 @dataclass(frozen=True)
@@ -17,9 +31,11 @@ class PromptTemplate:
     user: Template
 
     def render(self, **values: str) -> list[dict[str, str]]:
+        tags = _tags(self.system, self.user)
+        safe = {name: neutralize_delimiters(str(v), tags) for name, v in values.items()}
         return [
-            {"role": "system", "content": self.system.substitute(values).strip()},
-            {"role": "user", "content": self.user.substitute(values).strip()},
+            {"role": "system", "content": self.system.substitute(safe).strip()},
+            {"role": "user", "content": self.user.substitute(safe).strip()},
         ]
 
 
