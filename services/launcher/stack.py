@@ -113,10 +113,16 @@ def start_stack(
         **(extra_env or {}),
     }
     stack = Stack(env, data_dir, "", ProcessGroup(log_dir))
-    upgrade(stack.settings.database_url)
-    if with_worker:
-        stack.start_worker("llm")
-        stack.start_worker("index")
-    stack.api_url = stack.start_api()
+    try:
+        upgrade(stack.settings.database_url)
+        if with_worker:
+            stack.start_worker("llm")
+            stack.start_worker("index")
+        stack.api_url = stack.start_api()
+    except BaseException:
+        # Workers started before a failure would live on, consuming from the Redis database
+        # the next test session claims.
+        stack.stop()
+        raise
     stack.env["API_URL"] = stack.api_url
     return stack

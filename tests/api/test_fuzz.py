@@ -48,12 +48,14 @@ def fuzz_stack(
         chroma=chroma_server,
         extra_env={"API_TOKEN": TOKEN, "RATE_LIMIT_JOBS_PER_MINUTE": "100000"},
     )
-    with running.client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        wait_until(
-            lambda: client.get("/ready").status_code == 200, timeout=60, what="ready", proc=None
-        )
-    yield running
-    running.stop()
+    try:
+        with running.client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            wait_until(
+                lambda: client.get("/ready").status_code == 200, timeout=60, what="ready", proc=None
+            )
+        yield running
+    finally:
+        running.stop()
 
 
 def _operations() -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +27,7 @@ def secured(stack: Stack) -> Iterator[tuple[str, Path]]:
     name = f"api-secure-{time.monotonic_ns()}"
     url = stack.start_api(name, API_TOKEN=TOKEN, RATE_LIMIT_JOBS_PER_MINUTE="60")
     yield url, stack.group.log_dir / f"{name}.log"
-    proc = next(p for n, p in stack.group.children if n == name)
-    proc.terminate()
-    proc.wait(10)
+    _stop(stack, name)
 
 
 def _routes(client: httpx.Client) -> list[tuple[str, str]]:
@@ -69,19 +68,27 @@ def test_without_a_token_the_api_binds_to_loopback_and_says_so(
 
     # The real process: asked for 0.0.0.0 without a token, it answers on loopback only.
     url = stack.start_api("api-open", API_HOST="0.0.0.0")
-    port = int(url.rsplit(":", 1)[1])
-    assert httpx.get(f"{url}/health", timeout=5).status_code == 200
-    log = (stack.group.log_dir / "api-open.log").read_text()
-    assert "API_TOKEN is not set" in log and "loopback" in log
-    outside_ip = _non_loopback_ip()
     try:
+        port = int(url.rsplit(":", 1)[1])
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+        log = (stack.group.log_dir / "api-open.log").read_text()
+        assert "API_TOKEN is not set" in log and "loopback" in log
+        outside_ip = _non_loopback_ip()
         if outside_ip is not None:
             with socket.socket() as sock:
                 sock.settimeout(2)
                 assert sock.connect_ex((outside_ip, port)) != 0, "reachable from outside loopback"
     finally:
-        proc = next(p for n, p in stack.group.children if n == "api-open")
-        proc.terminate()
+        _stop(stack, "api-open")
+
+
+def _stop(stack: Stack, name: str) -> None:
+    proc = next(p for n, p in stack.group.children if n == name)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
         proc.wait(10)
 
 

@@ -109,8 +109,10 @@ def kill_stack(
         # A short lease: the job of a killed worker is taken over within seconds.
         extra_env={"JOB_HEARTBEAT": "1", "JOB_LEASE": "4", "JOB_RECOVERY_SCAN": "1"},
     )
-    yield running
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def _book_with_chapter(api: httpx.Client) -> tuple[str, str]:
