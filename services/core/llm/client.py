@@ -115,19 +115,24 @@ class LLMClient:
                 temperature=float(sampling["temperature"]),
                 **_response_format(json_schema),
             )
-            for chunk in stream:
-                model = chunk.model or model
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    text = choice.delta.content if choice.delta else None
-                    if text:
-                        if first_token_at is None:
-                            first_token_at = time.perf_counter()
-                        parts.append(text)
-                        on_delta(text)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+            # Closed here, whatever on_delta raises (a cancelled job stops mid-stream): left to
+            # the garbage collector, the abandoned stream closes its response at a random moment,
+            # possibly inside another thread holding the shared connection pool's lock, which
+            # deadlocks every thread of the worker on that pool.
+            with stream:
+                for chunk in stream:
+                    model = chunk.model or model
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    for choice in chunk.choices:
+                        text = choice.delta.content if choice.delta else None
+                        if text:
+                            if first_token_at is None:
+                                first_token_at = time.perf_counter()
+                            parts.append(text)
+                            on_delta(text)
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
         except _TRANSIENT as exc:
             raise TransientLLMError(f"LLM request failed: {exc}") from exc
         except openai.APIStatusError as exc:
