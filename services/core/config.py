@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     llm_host: str = Field(default="127.0.0.1", alias="LLM_HOST")
     llm_port: int = Field(default=8015, alias="LLM_PORT")
     llm_parallel: int = Field(default=4, alias="LLM_PARALLEL")
-    llm_context: int = Field(default=8192, alias="LLM_CONTEXT")
+    llm_context: int = Field(default=16384, alias="LLM_CONTEXT")
     llm_threads: int = Field(default=2, alias="LLM_THREADS")
     llm_model_path: str | None = Field(default=None, alias="LLM_MODEL_PATH")
 

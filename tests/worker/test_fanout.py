@@ -20,6 +20,7 @@ from services.core.jobs.runner import WorkerDeps, run_job
 from services.core.jobs.schemas import JobCreate
 from services.core.jobs.service import create_job
 from services.core.llm.client import LLMClient
+from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryDocument
 from services.core.migrate import upgrade
 from tests.conftest import claim_redis_db
@@ -33,6 +34,7 @@ class FlakyStore:
         self.docs: dict[str, MemoryDocument] = {}
         self.broken: set[str] = set()
         self.calls: dict[str, int] = {}
+        self.embedder = MiniLMEmbedder()  # its tokenizer bounds the passages; never embeds here
 
     def chapter_ids(self, book_id: str, chapter_id: str) -> set[str]:
         return {k for k, d in self.docs.items() if d.metadata["chapter_id"] == chapter_id}

@@ -171,16 +171,24 @@ class MemoryStore:
             return sum(int(c.count()) for c in self.collections())
         return int(self._use(book_id, lambda c: c.count(), create=False) or 0)
 
-    def search(self, book_id: str, query: str, top_k: int) -> list[Passage]:
-        """The passages of this book closest to the query; never another book's."""
+    def search(
+        self, book_id: str, query: str, top_k: int, *, exclude_chapter: str | None = None
+    ) -> list[Passage]:
+        """The passages of this book closest to the query; never another book's.
+
+        `exclude_chapter` is filtered inside the query: dropping a chapter's passages afterwards
+        leaves nothing when a long chapter fills the whole top-k with its own passages.
+        """
         if self.collection(book_id, create=False) is None:
             return []
         (vector,) = self.embedder.embed([query])
+        where = {"chapter_id": {"$ne": exclude_chapter}} if exclude_chapter else None
         found = self._use(
             book_id,
             lambda c: c.query(
                 query_embeddings=[vector],
                 n_results=top_k,
+                where=where,
                 include=["documents", "metadatas", "distances"],
             ),
             create=False,

@@ -215,15 +215,14 @@ def _related_passages(
         return []
     ctx.reporter.progress(0.04, "Searching the book's memory")
     top_k = ctx.settings.memory_top_k
+    # The starting chapter is in the prompt already; its passages would only repeat it.
+    skip = ctx.chapter_id if start.text else None
     try:
-        found = ctx.memory.search(ctx.book_id, query, top_k + 4)
+        return ctx.memory.search(ctx.book_id, query, top_k, exclude_chapter=skip)
     except Exception as exc:
         log.warning("expand without memory for job %s: %s", ctx.job_id, exc)
         notes.append(f"the book's memory is unavailable ({exc}); scene written without it")
         return []
-    # The starting chapter is in the prompt already; its passages would only repeat it.
-    skip = ctx.chapter_id if start.text else None
-    return [p for p in found if p.chapter_id != skip][:top_k]
 
 
 def _output(

@@ -105,11 +105,13 @@ def related_passages(ctx: JobContext, chapter_text: str) -> list[Passage]:
     try:
         # The chapter's last lines: ~500 characters fit the embedder's window and keep the
         # query at ~30 ms on 2 cores (a 1,500-character query costs ~55 ms).
-        found = ctx.memory.search(ctx.book_id, chapter_text[-500:], MEMORY_PASSAGES + 4)
+        found = ctx.memory.search(
+            ctx.book_id, chapter_text[-500:], MEMORY_PASSAGES, exclude_chapter=ctx.chapter_id
+        )
     except Exception as exc:  # memory is an aid here, not a requirement
         log.warning("suggest without memory for job %s: %s", ctx.job_id, exc)
         return []
-    return [p for p in found if p.chapter_id != ctx.chapter_id][:MEMORY_PASSAGES]
+    return found
 
 
 def _result(

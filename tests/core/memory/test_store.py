@@ -102,3 +102,17 @@ def test_a_book_deleted_by_another_process_is_recreated_on_write(store: MemorySt
     assert store.search("b", "text", top_k=3) == []
     store.upsert([doc("b", "c", 1, "second text")])
     assert [p.text for p in other.search("b", "text", top_k=3)] == ["second text"]
+
+
+def test_a_chapter_can_be_left_out_of_a_search(store: MemoryStore) -> None:
+    long_chapter = [
+        MemoryDocument(
+            f"b:long:chunk:{i}", f"O mar de Lisboa, parte {i}.", doc("b", "long", 1, "").metadata
+        )
+        for i in range(6)
+    ]
+    store.upsert([*long_chapter, doc("b", "other", 2, "Capitu olhava o mar.")])
+    crowded = store.search("b", "o mar de Lisboa", top_k=3)
+    assert {p.chapter_id for p in crowded} == {"long"}  # the long chapter fills the top-k
+    others = store.search("b", "o mar de Lisboa", top_k=3, exclude_chapter="long")
+    assert [p.chapter_id for p in others] == ["other"]
