@@ -6,6 +6,7 @@ a few). Tests get their own Redis database number so a developer's running stack
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -117,18 +118,50 @@ def stack_database_url() -> Iterator[str | None]:
 _claimed_redis_dbs: list[tuple[str, int]] = []
 
 
+def _claim_is_stale(owner: bytes | None) -> bool:
+    """A claim left by a test session that no longer runs (killed before its cleanup)."""
+    try:
+        pid = int(owner or b"")
+    except ValueError:
+        return owner is None
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def claim_redis_db(redis_base: str) -> str:
     """A Redis database no other test session uses right now (sessions may run side by side)."""
     import redis
 
     for db in range(15, 0, -1):
         client = redis.Redis.from_url(f"{redis_base}/{db}")
-        if client.set("copiloto:test-session", os.getpid(), nx=True, ex=3600):
+        claimed = client.set("copiloto:test-session", os.getpid(), nx=True, ex=3600)
+        if not claimed and _claim_is_stale(client.get("copiloto:test-session")):
+            claimed = True
+        if claimed:
             client.flushdb()
             client.set("copiloto:test-session", os.getpid(), ex=3600)
             _claimed_redis_dbs.append((redis_base, db))
             return f"{redis_base}/{db}"
     raise RuntimeError("no free Redis database for the tests (all of 1..15 are claimed)")
+
+
+def release_redis_db(url: str) -> None:
+    """Give a stack's database back as soon as the stack stops: a session starts many stacks."""
+    import redis
+
+    base, _, db = url.rpartition("/")
+    if (base, int(db)) in _claimed_redis_dbs:
+        _claimed_redis_dbs.remove((base, int(db)))
+        # A private Redis a test has stopped already has nothing left to give back.
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis.from_url(url).flushdb()
 
 
 def release_redis_dbs() -> None:
@@ -154,17 +187,32 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     with_worker: bool = True,
 ) -> Stack:
-    """A stack with its own data folder, Redis database and Chroma collection."""
-    return launch_stack(
-        tmp,
-        redis_url=claim_redis_db(redis_base),
-        llm_url=llm_url,
-        log_dir=logs_dir / tmp.name,
-        chroma=chroma,
-        database_url=database_url,
-        extra_env=extra_env,
-        with_worker=with_worker,
-    )
+    """A stack with its own data folder, Redis database and Chroma collection.
+
+    Its Redis database is released when the stack stops (or fails to start)."""
+    redis_url = claim_redis_db(redis_base)
+    try:
+        running = launch_stack(
+            tmp,
+            redis_url=redis_url,
+            llm_url=llm_url,
+            log_dir=logs_dir / tmp.name,
+            chroma=chroma,
+            database_url=database_url,
+            extra_env=extra_env,
+            with_worker=with_worker,
+        )
+    except BaseException:
+        release_redis_db(redis_url)
+        raise
+    stop = running.stop
+
+    def stop_and_release() -> None:
+        stop()
+        release_redis_db(redis_url)
+
+    running.stop = stop_and_release  # type: ignore[method-assign]
+    return running
 
 
 @pytest.fixture(scope="session")
