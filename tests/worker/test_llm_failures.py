@@ -167,8 +167,12 @@ def test_real_llm_killed_mid_generation_fails_the_job_clearly(
     tmp_path_factory: pytest.TempPathFactory, redis_base: str, logs_dir: Path
 ) -> None:
     group = ProcessGroup(logs_dir / "private-llm")
-    url = start_llm_server(group)
-    stack = _stack(tmp_path_factory, redis_base, logs_dir, url)
+    try:
+        url = start_llm_server(group)
+        stack = _stack(tmp_path_factory, redis_base, logs_dir, url)
+    except BaseException:
+        group.stop()  # a stack that cannot start must not leave the private server running
+        raise
     try:
         with stack.client() as client:
             assert client.get("/ready").json()["checks"]["llm"]["state"] == "up"
