@@ -11,9 +11,10 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -213,6 +214,30 @@ def start_stack(
 
     running.stop = stop_and_release  # type: ignore[method-assign]
     return running
+
+
+@pytest.fixture(scope="session")
+def new_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_base: str,
+    llm_url: str,
+    logs_dir: Path,
+    chroma_server: tuple[str, int],
+) -> Callable[..., Stack]:
+    """Starts a private stack (own catalog, Redis database and memory) on the session's LLM and
+    Chroma server: `new_stack("name", extra_env=..., with_worker=...)`. The caller stops it."""
+
+    def make(name: str, **options: Any) -> Stack:
+        return start_stack(
+            tmp_path_factory.mktemp(name),
+            redis_base=redis_base,
+            llm_url=llm_url,
+            logs_dir=logs_dir,
+            chroma=chroma_server,
+            **options,
+        )
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ bad-input suite covers) and so is `POST /test-llm` (each call is a real generati
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 import schemathesis
@@ -25,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.launcher.processes import wait_until
-from tests.conftest import Stack, start_stack
+from tests.conftest import Stack
 
 TOKEN = "fuzz-t0ken"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
@@ -33,20 +32,11 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
 @pytest.fixture(scope="module")
 def fuzz_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_base: str,
-    llm_url: str,
-    logs_dir: Path,
-    chroma_server: tuple[str, int],
+    new_stack: Callable[..., Stack],
 ) -> Iterator[Stack]:
     # Its own catalog: generated requests (vectorize-existing of every book…) touch no other test.
-    running = start_stack(
-        tmp_path_factory.mktemp("fuzz"),
-        redis_base=redis_base,
-        llm_url=llm_url,
-        logs_dir=logs_dir,
-        chroma=chroma_server,
-        extra_env={"API_TOKEN": TOKEN, "RATE_LIMIT_JOBS_PER_MINUTE": "100000"},
+    running = new_stack(
+        "fuzz", extra_env={"API_TOKEN": TOKEN, "RATE_LIMIT_JOBS_PER_MINUTE": "100000"}
     )
     try:
         with running.client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:

@@ -4,7 +4,7 @@ the JSON log lines of that stack's worker, each carrying the job id."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +12,14 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Stack, start_stack
+from tests.conftest import Stack
 from tests.job_client import submit, succeeded
 
 
 @pytest.fixture(scope="module")
-def late_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_base: str,
-    llm_url: str,
-    logs_dir: Path,
-    chroma_server: tuple[str, int],
-) -> Iterator[Stack]:
+def late_stack(new_stack: Callable[..., Stack]) -> Iterator[Stack]:
     """Its own catalog and Redis database, JSON logs, and no worker until a test starts one."""
-    stack = start_stack(
-        tmp_path_factory.mktemp("metrics"),
-        redis_base=redis_base,
-        llm_url=llm_url,
-        logs_dir=logs_dir,
-        chroma=chroma_server,
-        extra_env={"LOG_FORMAT": "json"},
-        with_worker=False,
-    )
+    stack = new_stack("metrics", extra_env={"LOG_FORMAT": "json"}, with_worker=False)
     yield stack
     stack.stop()
 

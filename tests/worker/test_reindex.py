@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +15,15 @@ import pytest
 from services.core.manuscripts.parsing import parse_manuscript
 from services.core.memory.chunking import chapter_chunks
 from services.core.memory.embeddings import MiniLMEmbedder
-from tests.conftest import Stack, start_stack
+from tests.conftest import Stack
 from tests.job_client import finished, succeeded
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dom-casmurro.txt"
 
 
 @pytest.fixture()
-def own_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_base: str,
-    llm_url: str,
-    logs_dir: Path,
-    chroma_server: tuple[str, int],
-) -> Iterator[Stack]:
-    running = start_stack(
-        tmp_path_factory.mktemp("reindex"),
-        redis_base=redis_base,
-        llm_url=llm_url,
-        logs_dir=logs_dir,
-        chroma=chroma_server,
-        with_worker=False,
-    )
+def own_stack(new_stack: Callable[..., Stack]) -> Iterator[Stack]:
+    running = new_stack("reindex", with_worker=False)
     yield running
     running.stop()
 
