@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=3, alias="LLM_MAX_RETRIES")
     llm_max_tokens: int = Field(default=512, alias="LLM_MAX_TOKENS")
     llm_temperature: float = Field(default=0.7, alias="LLM_TEMPERATURE")
-    # How much chapter text goes into one prompt. The small CPU model has ~2k tokens per slot;
-    # raise this with a bigger context on vLLM.
+    # How much chapter text goes into one prompt. The small CPU model has 4k tokens per slot
+    # (LLM_CONTEXT / LLM_PARALLEL); raise this with a bigger context on vLLM.
     llm_prompt_chars: int = Field(default=4000, alias="LLM_PROMPT_CHARS")
     # Local launcher of the LLM server
     llm_engine: str = Field(default="auto", alias="LLM_ENGINE")  # auto | llamacpp | vllm
@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     llm_context: int = Field(default=16384, alias="LLM_CONTEXT")
     llm_threads: int = Field(default=2, alias="LLM_THREADS")
     llm_model_path: str | None = Field(default=None, alias="LLM_MODEL_PATH")
+    # A Python that has vLLM (engine vllm); unset: `make vllm-cpu`'s venv, else the app's own.
+    vllm_python: str | None = Field(default=None, alias="VLLM_PYTHON")
 
     # Memory (Chroma); unset host means the embedded store
     chroma_host: str | None = Field(default="127.0.0.1", alias="CHROMA_HOST")

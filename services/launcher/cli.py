@@ -63,13 +63,18 @@ def ui_argv(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
-def llm_argv(settings: Settings, engine: str) -> list[str]:
+def llm_command(settings: Settings, engine: str) -> tuple[list[str], dict[str, str]]:
+    """The LLM server's command line and the environment it needs."""
     engine = llm_server.choose_engine(engine)
     model = llm_server.model_path(settings)
     if engine == "llamacpp":
-        return llm_server.llamacpp_argv(settings, model, llm_server.llama_server_binary())
-    hf_dir = llm_server.convert_gguf_for_vllm(model, settings.data_dir / "models" / "smollm2-hf")
-    return llm_server.vllm_argv(settings, python(), str(hf_dir), cpu=not llm_server.gpu_present())
+        return llm_server.llamacpp_argv(settings, model, llm_server.llama_server_binary()), {}
+    vllm_python = llm_server.vllm_python(settings)
+    if model.is_file():  # a GGUF (the packaged one): vLLM serves a converted copy
+        model = llm_server.convert_gguf_for_vllm(vllm_python, model)
+    cpu = not llm_server.gpu_present()
+    argv = llm_server.vllm_argv(settings, vllm_python, str(model), cpu=cpu)
+    return argv, llm_server.vllm_env(cpu=cpu)
 
 
 def chroma_argv(settings: Settings, host: str, port: int) -> list[str]:
@@ -145,7 +150,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         else:
             engine = llm_server.choose_engine(args.engine)
             print(f"• LLM: starting {engine} on {settings.llm_host}:{settings.llm_port} …")
-            proc = group.start("llm", llm_argv(settings, engine))
+            proc = group.start("llm", *llm_command(settings, engine))
             wait_until(
                 lambda: http_ok(models_url),
                 timeout=LLM_START_TIMEOUT[engine],
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "llm":
-            return _exec(llm_argv(settings, args.engine))
+            return _exec(*llm_command(settings, args.engine))
     except llm_server.LLMSetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

