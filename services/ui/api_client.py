@@ -40,6 +40,7 @@ class Chapter(TypedDict):
     word_count: int
     summary: NotRequired[str | None]
     metadata: NotRequired[dict[str, Any]]
+    in_memory: NotRequired[bool]
     created_at: str
     updated_at: str
 

@@ -172,6 +172,8 @@ _PT_BR: dict[str, str] = {
     "doc_summary": "resumo",
     "memory_of_book": "Memória de “{title}”",
     "memory_book_empty": "Este livro ainda não tem nada na memória.",
+    "memory_behind": "{n} de {total} capítulos não estão na memória como estão agora (ainda "
+    "sendo indexados, ou indexados por uma versão anterior do Copiloto): reindexe o livro abaixo.",
     "memory_page": "Página (de {pages})",
     "memory_showing": "{shown} de {total} trechos",
     "memory_actions": "Ações",
@@ -408,6 +410,8 @@ _EN: dict[str, str] = {
     "doc_summary": "summary",
     "memory_of_book": "Memory of “{title}”",
     "memory_book_empty": "This book has nothing in memory yet.",
+    "memory_behind": "{n} of {total} chapters are not in memory as they are now (still being "
+    "indexed, or indexed by an earlier version of Copiloto): reindex the book below.",
     "memory_page": "Page (of {pages})",
     "memory_showing": "{shown} of {total} passages",
     "memory_actions": "Actions",

@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,7 @@ from services.core.jobs.repository import JobRepository
 from services.core.jobs.schemas import JobCreate
 from services.core.jobs.service import cancel_job, create_job, list_jobs
 from services.core.migrate import downgrade, upgrade
+from services.core.models import Base
 
 TABLES = {"book", "chapter", "chapter_revision", "job", "artifact"}
 
@@ -54,6 +57,17 @@ def test_migrations_create_every_table_and_downgrade_cleanly(database_url: str) 
     downgrade(database_url)
     assert not TABLES & set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_the_migrations_build_the_schema_the_models_describe(database_url: str) -> None:
+    """A column added to a model without its migration (or the reverse) fails here, not in
+    production."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert differences == []
 
 
 def test_book_round_trip(sessions: sessionmaker[Session]) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import httpx
+from sqlalchemy import create_engine, text
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import Stack
 from tests.ui.pages import no_active_jobs, open_book, run_until, values
 
 
@@ -104,3 +106,36 @@ def test_clearing_all_memory_needs_the_confirmation_word(
     assert any(s.startswith("Toda a memória apagada (") for s in values(app.success))
     assert api.get("/chroma/status").json()["documents"] == 0
     assert "A memória está vazia." in values(app.info)
+
+
+def test_chapters_indexed_the_old_way_are_flagged_until_reindexed(
+    app: AppTest, api: httpx.Client, stack: Stack, indexed_chapter: dict[str, object]
+) -> None:
+    """A catalog from before the current passage format (INDEX_FORMAT): the page says so, and a
+    plain reindex — no `force` needed — brings the chapter up to date."""
+    book_id, chapter_id = str(indexed_chapter["book_id"]), str(indexed_chapter["chapter_id"])
+    open_book(app, book_id, page="memory")
+    assert not app.warning
+    engine = create_engine(stack.settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE chapter SET index_format = NULL WHERE id = :id"), {"id": chapter_id}
+        )
+    engine.dispose()
+    (listed,) = api.get(f"/books/{book_id}/chapters").json()
+    assert listed["in_memory"] is False
+
+    app.run()
+    assert any(w.startswith("1 de 1 capítulos não estão na memória") for w in values(app.warning))
+    app.button(key="reindex_book").click().run()
+    run_until(app, no_active_jobs, what="the reindex job")
+    job = api.get("/jobs", params={"book_id": book_id, "kind": "reindex_book"}).json()["items"][0]
+    assert (job["status"], job["result"]["indexed"], job["result"]["skipped"]) == (
+        "succeeded",
+        1,
+        0,
+    )
+    (listed,) = api.get(f"/books/{book_id}/chapters").json()
+    assert listed["in_memory"] is True
+    app.run()
+    assert not app.warning

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import select, update
 
 from services.core.books.schemas import BookCreate
 from services.core.books.service import create_book
+from services.core.chapters.models import Chapter
 from services.core.chapters.service import save_new_chapter
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory, transaction
@@ -20,6 +22,7 @@ from services.core.jobs.runner import WorkerDeps, run_job
 from services.core.jobs.schemas import JobCreate
 from services.core.jobs.service import create_job
 from services.core.llm.client import LLMClient
+from services.core.memory.chunking import INDEX_FORMAT
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryDocument
 from services.core.migrate import upgrade
@@ -156,3 +159,41 @@ def test_cancelling_the_parent_cancels_its_queued_children(deps: WorkerDeps) -> 
     ]
     assert {job(deps, j).status for j, _ in recorder.sent[1:]} == {"cancelled"}
     assert job(deps, parent).status == "cancelled"
+
+
+def test_a_plain_reindex_rebuilds_chapters_indexed_the_old_way(deps: WorkerDeps) -> None:
+    """After the chunking changes (INDEX_FORMAT bumped, or a catalog migrated from before it was
+    recorded), a reindex without `force` rebuilds exactly the chapters made the old way."""
+    with transaction(deps.sessions) as s:
+        book = create_book(s, BookCreate(title="Formats", language="en")).id
+        chapters = [
+            save_new_chapter(s, book_id=book, title=f"P{n}", text=f"Part {n}.", max_chars=100)
+            for n in range(4)
+        ]
+    recorder: Any = deps.dispatcher
+    first = reindex(deps, book)
+    run_job(first, deps, max_attempts=3)
+    for child, _ in recorder.sent:
+        assert run_job(child, deps, max_attempts=3).status == "succeeded"
+    old = {chapters[1].chapter.id, chapters[3].chapter.id}
+    with transaction(deps.sessions) as s:
+        for chapter_id in old:
+            s.execute(update(Chapter).where(Chapter.id == chapter_id).values(index_format=None))
+        s.execute(
+            update(Chapter)
+            .where(Chapter.id == chapters[2].chapter.id)
+            .values(index_format=INDEX_FORMAT - 1)
+        )
+    old.add(chapters[2].chapter.id)
+
+    recorder.sent.clear()
+    second = reindex(deps, book)
+    run_job(second, deps, max_attempts=3)
+    assert {job(deps, j).chapter_id for j, _ in recorder.sent} == old
+    for child, _ in recorder.sent:
+        assert run_job(child, deps, max_attempts=3).status == "succeeded"
+    result = job(deps, second).result
+    assert result is not None and (result["indexed"], result["skipped"]) == (3, 1)
+    with transaction(deps.sessions) as s:
+        formats = s.scalars(select(Chapter.index_format).where(Chapter.book_id == book))
+        assert set(formats) == {INDEX_FORMAT}

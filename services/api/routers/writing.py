@@ -124,7 +124,7 @@ def book_metadata(book_id: BookId, state: StateDep) -> dict[str, Any]:
                     "title": c.title,
                     "metadata": c.meta or {},
                     "summary": c.summary,
-                    "indexed": c.indexed_hash == c.content_hash,
+                    "indexed": c.in_memory,
                 }
                 for c in chapters
             ],

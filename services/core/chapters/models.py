@@ -9,6 +9,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, utcnow
+from services.core.memory.chunking import INDEX_FORMAT
 
 
 class Chapter(Base):
@@ -24,8 +25,15 @@ class Chapter(Base):
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     indexed_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # memory.chunking.INDEX_FORMAT the chapter was indexed with (None: before it was recorded).
+    index_format: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def in_memory(self) -> bool:
+        """Memory holds this text of the chapter, cut into passages the current way."""
+        return self.indexed_hash == self.content_hash and self.index_format == INDEX_FORMAT
 
 
 class ChapterRevision(Base):

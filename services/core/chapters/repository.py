@@ -55,12 +55,12 @@ class ChapterRepository:
         )
         return self.session.scalars(stmt).first()
 
-    def mark_indexed(self, chapter_id: str, content_hash: str) -> bool:
+    def mark_indexed(self, chapter_id: str, content_hash: str, index_format: int) -> bool:
         """Record what memory holds, unless the chapter changed meanwhile (it will be re-indexed)."""
         stmt = (
             update(Chapter)
             .where(Chapter.id == chapter_id, Chapter.content_hash == content_hash)
-            .values(indexed_hash=content_hash)
+            .values(indexed_hash=content_hash, index_format=index_format)
             .execution_options(synchronize_session=False)
         )
         return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]

@@ -79,6 +79,10 @@ class ChapterOut(BaseModel):
     content_hash: str
     summary: str | None
     metadata: dict[str, Any] = Field(default_factory=dict, validation_alias="meta")
+    in_memory: bool = Field(
+        description="Memory holds this revision, indexed the current way; false while its "
+        "indexing job runs, or for a chapter indexed by an older version: reindex the book"
+    )
     created_at: UtcDatetime
     updated_at: UtcDatetime
 

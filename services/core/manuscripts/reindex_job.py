@@ -48,7 +48,7 @@ def run_reindex_book(ctx: JobContext) -> JobOutput:
                 if child.status == "queued":
                     to_index.append(child.id)
                 continue
-            if not params.force and chapter.indexed_hash == chapter.content_hash:
+            if not params.force and chapter.in_memory:
                 skipped += 1
                 continue
             to_index.append(_child(repo, ctx, chapter.id, "index_chapter", params.force).id)

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 # by its start only. English takes ~1.3 pieces a word, Portuguese of 1899 ~2.2, so words
 # alone cannot bound a passage: with a token counter the window also stops at PASSAGE_TOKENS.
 PASSAGE_TOKENS = 254
+# How memory's passages are made. Bump it whenever chunking or the embedding model changes: the
+# catalog records it per chapter, so a plain reindex rebuilds what was indexed the old way
+# (1: windows of 160 words; 2: also at most PASSAGE_TOKENS word pieces).
+INDEX_FORMAT = 2
 CHUNK_WORDS = 160
 OVERLAP_WORDS = 40
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
-from services.core.memory.chunking import chapter_chunks
+from services.core.memory.chunking import INDEX_FORMAT, chapter_chunks
 from services.core.memory.store import MemoryDocument, MemoryStore
 
 
@@ -53,8 +53,8 @@ def index_chapter(
         revision = current_text(session, chapter)
         book_id, title, position = chapter.book_id, chapter.title, chapter.position
         number, content_hash, text = chapter.current_revision, chapter.content_hash, revision.text
-        summary, already = chapter.summary, chapter.indexed_hash
-    if already == content_hash and not force:
+        summary, up_to_date = chapter.summary, chapter.in_memory
+    if up_to_date and not force:
         return IndexOutcome(chapter_id, True, 0, 0, content_hash)
 
     def meta(kind: str) -> dict[str, str | int | float | bool]:
@@ -82,5 +82,5 @@ def index_chapter(
     stale = sorted(before - {d.doc_id for d in documents})
     store.delete(book_id, stale)
     with transaction(sessions) as session:
-        ChapterRepository(session).mark_indexed(chapter_id, content_hash)
+        ChapterRepository(session).mark_indexed(chapter_id, content_hash, INDEX_FORMAT)
     return IndexOutcome(chapter_id, False, len(chunks), len(stale), content_hash)

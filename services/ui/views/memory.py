@@ -65,6 +65,10 @@ def collections_section(api: ApiClient, prefix: str, t: Labels) -> dict[str, int
 
 def documents_section(api: ApiClient, book: Book, collections: dict[str, int], t: Labels) -> None:
     st.subheader(t.t("memory_of_book", title=book["title"]))
+    chapters = shown(lambda: api.list_chapters(book["id"])) or []
+    behind = sum(1 for c in chapters if not c.get("in_memory", True))
+    if behind:
+        st.warning(t.t("memory_behind", n=behind, total=len(chapters)))
     name = next((n for n in collections if n.endswith(f"-{book['id']}")), None)
     if name is None:
         st.info(t.t("memory_book_empty"))
