@@ -88,6 +88,15 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def settle(page: Any) -> None:
+    """Wait for Streamlit's script run to end (its "Running…" status widget goes away): a form
+    submitted while the first run is still drawing the page was seen lost once on a busy CI."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+
+
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -155,6 +164,7 @@ def test_new_author_writes_revises_gets_suggestions_and_asks(
     main = page.get_by_test_id("stMain")
     expect(main.get_by_role("heading", name=PT["app_title"])).to_be_visible()
     expect(sidebar.get_by_text(f"{PT['service_llm']}: {PT['state_up']}")).to_be_visible()
+    settle(page)
     shot(page, "01-home")
 
     # 2. A book from the sidebar form; the page switches to it.
@@ -330,6 +340,8 @@ def test_an_author_imports_a_manuscript_reindexes_and_exports_it(
     page.goto(ui_url)
     sidebar = page.get_by_test_id("stSidebar")
     main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=PT["app_title"])).to_be_visible()
+    settle(page)
     sidebar.get_by_label(PT["select_book"], exact=True).click()
     page.get_by_role("option", name=f"{title} (pt-BR)").click()
     expect(main.get_by_role("heading", name=title)).to_be_visible()
