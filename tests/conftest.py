@@ -225,16 +225,16 @@ def new_stack(
     chroma_server: tuple[str, int],
 ) -> Callable[..., Stack]:
     """Starts a private stack (own catalog, Redis database and memory) on the session's LLM and
-    Chroma server: `new_stack("name", extra_env=..., with_worker=...)`. The caller stops it."""
+    Chroma server: `new_stack("name", extra_env=..., with_worker=..., llm_url=...)`. The caller
+    stops it."""
 
     def make(name: str, **options: Any) -> Stack:
         return start_stack(
             tmp_path_factory.mktemp(name),
             redis_base=redis_base,
-            llm_url=llm_url,
             logs_dir=logs_dir,
             chroma=chroma_server,
-            **options,
+            **{"llm_url": llm_url, **options},
         )
 
     return make

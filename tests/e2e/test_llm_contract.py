@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from services.launcher import llm_server
 from services.launcher.cli import llm_command
 from services.launcher.processes import ProcessGroup
 from services.launcher.stack import start_llm_server
-from tests.conftest import start_stack
+from tests.conftest import Stack
 from tests.job_client import follow, submit, succeeded
 
 # CI sets it: there a missing vLLM is a failure, not a skip.
@@ -104,22 +104,10 @@ def test_json_schema_output(engine_url: str) -> None:
     assert isinstance(answer["colour"], str) and isinstance(answer["count"], int)
 
 
-def test_jobs_round_trip_on_vllm_cpu(
-    vllm_cpu_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_base: str,
-    logs_dir: Path,
-    chroma_server: tuple[str, int],
-) -> None:
+def test_jobs_round_trip_on_vllm_cpu(vllm_cpu_url: str, new_stack: Callable[..., Stack]) -> None:
     """The app on the production engine: a streamed suggestion, memory with citations and a
     JSON-schema job, through the API and the real workers."""
-    stack = start_stack(
-        tmp_path_factory.mktemp("vllmstack"),
-        redis_base=redis_base,
-        llm_url=vllm_cpu_url,
-        logs_dir=logs_dir,
-        chroma=chroma_server,
-    )
+    stack = new_stack("vllmstack", llm_url=vllm_cpu_url)
     try:
         with stack.client() as api:
             book = api.post("/books", json={"title": "vLLM", "language": "en"}).json()

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from services.api.sse import parse_events
-from tests.conftest import start_stack
+from tests.conftest import Stack
 from tests.job_client import succeeded
 
 
-def test_suggest_round_trip_on_postgres(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_base: str,
-    llm_url: str,
-    logs_dir: Path,
-    postgres_url: str,
-    chroma_server: tuple[str, int],
-) -> None:
+def test_suggest_round_trip_on_postgres(postgres_url: str, new_stack: Callable[..., Stack]) -> None:
     from services.core.migrate import downgrade
 
     downgrade(postgres_url)  # the catalog tests may have left tables behind
-    stack = start_stack(
-        tmp_path_factory.mktemp("pgstack"),
-        redis_base=redis_base,
-        llm_url=llm_url,
-        logs_dir=logs_dir,
-        database_url=postgres_url,
-        chroma=chroma_server,
-    )
+    stack = new_stack("pgstack", database_url=postgres_url)
     try:
         with stack.client() as client:
             book = client.post("/books", json={"title": "Pride", "language": "en"}).json()
