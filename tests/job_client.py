@@ -47,3 +47,15 @@ def succeeded(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str,
     job = finished(api, job_id, timeout)
     assert job["status"] == "succeeded", job
     return job
+
+
+def assert_ask_cites(api: httpx.Client, saved: dict[str, Any], question: str) -> None:
+    """Once the save's indexing job is done, `ask` about the chapter cites it first."""
+    succeeded(api, saved["index_job_id"])
+    asked = api.post(
+        "/ask?wait=120",
+        json={"book_id": saved["book_id"], "question": question, "max_tokens": 32},
+    )
+    assert asked.status_code == 200, asked.text
+    citations = asked.json()["result"]["citations"]
+    assert citations and citations[0]["chapter_id"] == saved["chapter_id"]

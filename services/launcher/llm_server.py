@@ -123,12 +123,14 @@ def vllm_argv(settings: Settings, python: str, model_dir: str, *, cpu: bool) -> 
     return argv
 
 
+# The model is a local folder: nothing may come from a hub at run time.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
 def vllm_env(*, cpu: bool) -> dict[str, str]:
-    # Offline: the model is a local folder and nothing may come from a hub at run time. On the
-    # CPU vLLM reserves VLLM_CPU_KVCACHE_SPACE GiB of RAM for its KV cache; 1 is plenty for
-    # a 135M model and keeps the server near 5 GB.
-    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    return {**env, "VLLM_CPU_KVCACHE_SPACE": "1"} if cpu else env
+    # On the CPU vLLM reserves VLLM_CPU_KVCACHE_SPACE GiB of RAM for its KV cache; 1 is plenty
+    # for a 135M model and keeps the server near 5 GB.
+    return {**OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": "1"} if cpu else dict(OFFLINE_ENV)
 
 
 def convert_gguf_for_vllm(python: str, gguf: Path, out_dir: Path | None = None) -> Path:
@@ -137,11 +139,7 @@ def convert_gguf_for_vllm(python: str, gguf: Path, out_dir: Path | None = None) 
     out_dir = out_dir or CONVERTED_MODELS / f"{gguf.stem}-hf"
     if (out_dir / "config.json").exists():
         return out_dir
-    env = {
-        **os.environ,
-        **vllm_env(cpu=True),
-        "PYTHONPATH": str(REPO_ROOT),
-    }
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(REPO_ROOT)}
     done = subprocess.run(
         [python, "-m", "services.launcher.gguf_to_hf", str(gguf), str(out_dir)],
         env=env,

@@ -19,7 +19,7 @@ from services.launcher.cli import llm_command
 from services.launcher.processes import ProcessGroup
 from services.launcher.stack import start_llm_server
 from tests.conftest import Stack
-from tests.job_client import follow, submit, succeeded
+from tests.job_client import assert_ask_cites, follow, submit, succeeded
 
 # CI sets it: there a missing vLLM is a failure, not a skip.
 REQUIRE_VLLM = os.environ.get("COPILOTO_REQUIRE_VLLM") == "1"
@@ -122,14 +122,7 @@ def test_jobs_round_trip_on_vllm_cpu(vllm_cpu_url: str, new_stack: Callable[...,
             assert deltas and deltas == job["result"]["text"], (deltas, job["result"])
             assert job["result"]["receipt"]["model"] == "book-llm"
 
-            succeeded(api, saved["index_job_id"], 120)
-            asked = api.post(
-                "/ask?wait=120",
-                json={"book_id": book["id"], "question": "Where did rain fall?", "max_tokens": 32},
-            )
-            assert asked.status_code == 200, asked.text
-            citations = asked.json()["result"]["citations"]
-            assert citations and citations[0]["chapter_id"] == saved["chapter_id"]
+            assert_ask_cites(api, saved, "Where did rain fall?")
 
             ideas = succeeded(api, submit(api, "ideate", book["id"], count=1, max_tokens=500), 600)
             assert len(ideas["result"]["ideas"]) == 1, ideas["result"]

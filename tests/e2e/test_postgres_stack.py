@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from services.api.sse import parse_events
 from tests.conftest import Stack
-from tests.job_client import succeeded
+from tests.job_client import assert_ask_cites
 
 
 def test_suggest_round_trip_on_postgres(postgres_url: str, new_stack: Callable[..., Stack]) -> None:
@@ -40,14 +40,7 @@ def test_suggest_round_trip_on_postgres(postgres_url: str, new_stack: Callable[.
             assert any(e.event == "delta" for e in events)
             assert time.monotonic() - started < 60
             # Memory on the same catalog: the save queued indexing; ask cites the chapter.
-            succeeded(client, saved["index_job_id"])
-            asked = client.post(
-                "/ask?wait=120",
-                json={"book_id": book["id"], "question": "Who was ill?", "max_tokens": 32},
-            )
-            assert asked.status_code == 200, asked.text
-            citations = asked.json()["result"]["citations"]
-            assert citations and citations[0]["chapter_id"] == saved["chapter_id"]
+            assert_ask_cites(client, saved, "Who was ill?")
         engine = create_engine(postgres_url)
         with engine.connect() as conn:
             status = conn.execute(
