@@ -28,6 +28,8 @@ import pytest
 import yaml
 
 from services.core.config import Settings
+from services.core.jobs.queues import ALL_QUEUES, WORKER_QUEUES
+from services.launcher.cli import worker_argv
 from services.launcher.processes import ProcessGroup, http_ok, wait_until
 from services.launcher.stack import free_port
 from tests.conftest import claim_redis_db
@@ -304,16 +306,28 @@ def test_worker_is_scalable(services: dict[str, dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "queue", "pool"), [("worker", "llm", "threads"), ("worker-index", "index", "prefork")]
+    ("name", "role", "pool"), [("worker", "llm", "threads"), ("worker-index", "index", "prefork")]
 )
 def test_worker_queues_and_pools(
-    services: dict[str, dict[str, Any]], name: str, queue: str, pool: str
+    services: dict[str, dict[str, Any]], name: str, role: str, pool: str
 ) -> None:
+    """The compose workers consume the same queues, in the same order, as the launcher's."""
     argv = as_list(services[name]["command"])
     assert argv[:4] == ["celery", "-A", "services.worker.tasks", "worker"]
-    assert option(argv, "-Q") == queue
+    assert option(argv, "-Q") == ",".join(q.value for q in WORKER_QUEUES[role])
+    assert option(argv, "-Q") == option(worker_argv(Settings(_env_file=None), role), "-Q")  # type: ignore[call-arg]
     assert option(argv, "-P") == pool
     assert int(option(argv, "-c")) >= 1
+
+
+def test_every_queue_has_a_worker(services: dict[str, dict[str, Any]]) -> None:
+    consumed = {
+        q
+        for name in ("worker", "worker-index")
+        for q in option(as_list(services[name]["command"]), "-Q").split(",")
+    }
+    assert consumed == {q.value for q in ALL_QUEUES}
+    assert {q for queues in WORKER_QUEUES.values() for q in queues} == set(ALL_QUEUES)
 
 
 def test_depends_on_targets_exist(services: dict[str, dict[str, Any]]) -> None:

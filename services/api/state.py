@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
 from services.core.jobs.events import JobEventPublisher
+from services.core.jobs.submission import JobSubmitter
 from services.core.llm.client import LLMClient
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
@@ -32,6 +33,8 @@ class AppState:
     llm: LLMClient
     publisher: JobEventPublisher
     job_limiter: JobRateLimiter
+    # Job submission (create → commit → send) and sending what a transaction committed.
+    jobs: JobSubmitter
     _memory: MemoryStore | None = None
 
     @property
@@ -46,17 +49,20 @@ class AppState:
         engine = make_engine(settings.database_url)
         sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
         celery = create_celery(settings)
+        sessions = make_session_factory(engine)
+        dispatcher = CeleryDispatcher(celery)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_session_factory(engine),
+            sessions=sessions,
             redis=sync_redis,
             aredis=aioredis.Redis.from_url(settings.redis_url),
             celery=celery,
-            dispatcher=CeleryDispatcher(celery),
+            dispatcher=dispatcher,
             llm=LLMClient(settings),
             publisher=JobEventPublisher(sync_redis, settings.job_events_ttl_s),
             job_limiter=JobRateLimiter(sync_redis, settings.rate_limit_jobs_per_minute),
+            jobs=JobSubmitter(sessions, dispatcher),
         )
 
     async def close(self) -> None:

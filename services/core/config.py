@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Attempts per job when the LLM is unreachable (each waits 2, 4, 8 … s longer).
     job_max_attempts: int = Field(default=3, ge=1, alias="JOB_MAX_ATTEMPTS")
     llm_worker_concurrency: int = Field(default=4, alias="LLM_WORKER_CONCURRENCY")
+    # A whole-book reindex keeps at most this many chapter jobs queued or running at a time
+    # (a few times the index workers' processes), creating the next as earlier ones end.
+    fanout_window: int = Field(default=8, ge=1, le=1000, alias="FANOUT_WINDOW")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from services.core.config import Settings
+from services.core.jobs.queues import WORKER_QUEUES
 from services.core.migrate import upgrade
 from services.launcher import llm_server, manuscript_commands
 from services.launcher.processes import (
@@ -44,9 +45,11 @@ def worker_argv(settings: Settings, queue: str) -> list[str]:
         if queue == "llm"
         else ["-P", "prefork", "-c", "1"]
     )
+    # An index worker also takes the author's own indexing (saves), listed first.
+    queues = ",".join(q.value for q in WORKER_QUEUES[queue])
     return [
         python(), "-m", "celery", "-A", "services.worker.tasks", "worker",
-        "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle",
+        "-Q", queues, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle",
         "-l", "INFO", *pool,
     ]  # fmt: skip
 
@@ -158,7 +161,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 proc=proc,
             )
 
-        for queue in ("llm", "index"):
+        for queue in WORKER_QUEUES:
             group.start(f"worker-{queue}", worker_argv(settings, queue), env)
         api = group.start("api", api_argv(settings), env)
         api_url = f"http://127.0.0.1:{settings.api_port}"
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     llm = sub.add_parser("llm", help="run the OpenAI-compatible LLM server in the foreground")
     llm.add_argument("--engine", default=None, help="auto (default), llamacpp or vllm")
     worker = sub.add_parser("worker", help="run a Celery worker in the foreground")
-    worker.add_argument("--queue", choices=["llm", "index"], default="llm")
+    worker.add_argument("--queue", choices=sorted(WORKER_QUEUES), default="llm")
     sub.add_parser("api", help="run the API in the foreground")
     sub.add_parser("ui", help="run the Streamlit UI in the foreground")
     sub.add_parser("migrate", help="bring the catalog database to the newest schema")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NotRequired, Self, TypedDict, cast
+from typing import Any, Literal, NotRequired, Required, Self, TypedDict, cast
 
 import httpx
 
@@ -100,9 +100,21 @@ class Check(TypedDict):
     ok: bool
 
 
-class Readiness(TypedDict):
-    ready: bool
-    checks: dict[str, Check]
+class QueueBacklog(TypedDict):
+    queued: int
+    oldest_age_s: float | None
+    depth: int | None
+
+
+class Backlog(TypedDict):
+    queued: int
+    queues: dict[str, QueueBacklog]
+
+
+class Readiness(TypedDict, total=False):
+    ready: Required[bool]
+    checks: Required[dict[str, Check]]
+    backlog: Backlog | None  # jobs waiting per queue (null when the catalog did not answer)
 
 
 class Artifact(TypedDict):

@@ -26,6 +26,9 @@ _PT_BR: dict[str, str] = {
     "state_unknown": "desconhecido",
     "llm_loading": "O LLM está carregando o modelo…",
     "not_ready": "Alguns serviços não estão prontos; os trabalhos podem demorar ou falhar.",
+    "jobs_queued": "⏳ {n} trabalhos na fila (o mais antigo espera há {oldest})",
+    "jobs_queued_help": "Trabalhos esperando um worker. O que você salva é indexado antes do "
+    "trabalho em lote (reindexações, importações).",
     # Books
     "books": "Livros",
     "new_book": "Novo livro",
@@ -273,6 +276,9 @@ _EN: dict[str, str] = {
     "state_unknown": "unknown",
     "llm_loading": "The LLM is loading its model…",
     "not_ready": "Some services are not ready; jobs may be slow or fail.",
+    "jobs_queued": "⏳ {n} jobs queued (the oldest has waited {oldest})",
+    "jobs_queued_help": "Jobs waiting for a worker. What you save is indexed before bulk work "
+    "(reindexes, imports).",
     "books": "Books",
     "new_book": "New book",
     "book_title": "Title",

@@ -40,6 +40,15 @@ def readiness_rows(readiness: Readiness | None, error: str | None = None) -> lis
     return rows
 
 
+def queued_jobs(readiness: Readiness | None) -> tuple[int, float | None]:
+    """Jobs waiting for a worker across the queues, and the oldest one's wait in seconds."""
+    backlog = (readiness or {}).get("backlog") or None
+    if not backlog:
+        return 0, None
+    ages = [q["oldest_age_s"] for q in backlog["queues"].values() if q.get("oldest_age_s")]
+    return int(backlog.get("queued", 0)), max(ages) if ages else None
+
+
 def format_duration(seconds: float | None, none_label: str = "—") -> str:
     if seconds is None:
         return none_label

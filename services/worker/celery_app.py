@@ -1,4 +1,5 @@
-"""The Celery application: JSON only, late acks, one message at a time, two queues."""
+"""The Celery application: JSON only, late acks, one message at a time, the queues of
+`services.core.jobs.queues`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from kombu import Queue
 from kombu.exceptions import ChannelError
 
 from services.core.config import Settings
+from services.core.jobs.queues import ALL_QUEUES
+from services.core.jobs.queues import Queue as JobQueue
 
 RUN_JOB_TASK = "copiloto.run_job"
 
@@ -32,8 +35,8 @@ def create_celery(settings: Settings) -> Celery:
         # or it would run twice (the job lease catches that case too).
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
         broker_connection_retry_on_startup=True,
-        task_queues=(Queue("llm"), Queue("index")),
-        task_default_queue="llm",
+        task_queues=tuple(Queue(q.value) for q in ALL_QUEUES),
+        task_default_queue=JobQueue.LLM.value,
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
     )
@@ -46,8 +49,8 @@ class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def dispatch(self, job_id: str, queue: str) -> None:
-        self.app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+    def dispatch(self, job_id: str, queue: JobQueue) -> None:
+        self.app.send_task(RUN_JOB_TASK, args=[job_id], queue=JobQueue(queue).value)
 
 
 def queue_depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
@@ -73,6 +76,18 @@ def queue_depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
 # tasks retried with a countdown sit there while they wait).
 _PRIORITY_STEPS = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 _UNACKED = "unacked"
+
+
+def redis_queue_depths(client: redis.Redis, queues: Iterable[str]) -> dict[str, int]:
+    """Messages waiting in each queue, read straight from Redis's lists (one round trip; fails
+    fast when Redis is down, unlike a broker connection that retries)."""
+    names = list(queues)
+    pipe = client.pipeline(transaction=False)
+    for queue in names:
+        for step in _PRIORITY_STEPS:
+            pipe.llen(f"{queue}{step}")
+    lengths = iter(pipe.execute())
+    return {queue: sum(int(next(lengths)) for _ in _PRIORITY_STEPS) for queue in names}
 
 
 def jobs_in_broker(client: redis.Redis, queues: Iterable[str], job_ids: set[str]) -> set[str]:

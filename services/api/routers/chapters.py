@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.api.deps import ChapterId, StateDep
-from services.api.routers.jobs import dispatch_committed
 from services.api.state import AppState
 from services.core.chapters import service
 from services.core.chapters.repository import ChapterRepository
@@ -26,7 +25,7 @@ from services.core.db import transaction
 from services.core.errors import NotFound
 from services.core.files import ChapterFiles
 from services.core.jobs.schemas import JobCreate
-from services.core.jobs.service import create_job
+from services.core.jobs.submission import create_job
 
 router = APIRouter(tags=["chapters"])
 
@@ -39,27 +38,31 @@ class RestoreRequest(BaseModel):
 
 def _saved(state: AppState, write: Callable[[Session], service.ChapterText]) -> ChapterSaved:
     """Run the write, queue the chapter's re-indexing in the same transaction, mirror the file."""
+
+    def save(session: Session) -> tuple[tuple[str, str, int, str, str], int, str]:
+        saved = write(session)
+        chapter, revision = saved.chapter, saved.revision
+        out = (chapter.book_id, chapter.id, revision.number, revision.title, revision.text)
+        # Coalesced: a save while the chapter's indexing is queued merges into it (it reads
+        # the latest text when it runs); on the urgent index queue, ahead of bulk work.
+        index_job, _ = create_job(
+            session,
+            JobCreate(kind="index_chapter", book_id=chapter.book_id, chapter_id=chapter.id),
+        )
+        return out, chapter.word_count, index_job.id
+
     # Two writers can pick the same next revision number; the unique constraint rejects the
     # loser, who simply tries again on top of the winner, so neither text is lost.
     for attempt in range(3):
         try:
-            with transaction(state.sessions) as session:
-                saved = write(session)
-                chapter, revision = saved.chapter, saved.revision
-                out = (chapter.book_id, chapter.id, revision.number, revision.title, revision.text)
-                words = chapter.word_count
-                index_job, _ = create_job(
-                    session,
-                    JobCreate(kind="index_chapter", book_id=chapter.book_id, chapter_id=chapter.id),
-                )
-                index_job_id = index_job.id
+            (out, words, index_job_id), follow_ups = state.jobs.run(save)
             break
         except IntegrityError:
             if attempt == 2:
                 raise
     book_id, chapter_id, number, title, text = out
     path = ChapterFiles(state.settings.chapters_dir).write_chapter(book_id, chapter_id, title, text)
-    queued = dispatch_committed(state, index_job_id, "index")
+    queued = index_job_id not in state.jobs.send(follow_ups)
     return ChapterSaved(
         book_id=book_id,
         chapter_id=chapter_id,

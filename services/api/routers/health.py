@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import StateDep
 from services.api.state import AppState
+from services.core.db import transaction
 from services.core.health import (
     Check,
     check_chroma,
@@ -20,7 +22,13 @@ from services.core.health import (
     check_redis,
     timed,
 )
+from services.core.jobs.queues import ALL_QUEUES
+from services.core.jobs.schemas import Backlog
+from services.core.jobs.service import backlog
 from services.core.llm.client import LLMError
+from services.worker.celery_app import redis_queue_depths
+
+log = logging.getLogger(__name__)
 
 public = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"])
@@ -45,6 +53,26 @@ def _check_worker(state: AppState) -> Check:
 class ReadyOut(BaseModel):
     ready: bool
     checks: dict[str, dict[str, Any]] = Field(description="Per dependency: state, latency, detail")
+    backlog: Backlog | None = Field(
+        default=None,
+        description="Jobs waiting per queue and the age of the oldest; null if the catalog "
+        "did not answer. A backlog does not make the API unready.",
+    )
+
+
+def _backlog(state: AppState) -> Backlog | None:
+    try:
+        depths: dict[str, int] | None = redis_queue_depths(
+            state.redis, [q.value for q in ALL_QUEUES]
+        )
+    except Exception:  # the redis check says why
+        depths = None
+    try:
+        with transaction(state.sessions) as session:
+            return backlog(session, depths)
+    except Exception:  # the database check says why
+        log.debug("no backlog: the catalog did not answer", exc_info=True)
+        return None
 
 
 @router.get(
@@ -53,7 +81,8 @@ class ReadyOut(BaseModel):
     responses={503: {"model": ReadyOut, "description": "Some dependency is not up"}},
 )
 def ready(state: StateDep) -> JSONResponse:
-    """Each dependency with its state (up, down, loading); 503 unless all are up."""
+    """Each dependency with its state (up, down, loading), and the backlog of every queue (jobs
+    waiting, the oldest one's age, the broker's depth); 503 unless all dependencies are up."""
     s = state.settings
     probes = {
         "database": lambda: check_database(state.engine),
@@ -62,11 +91,17 @@ def ready(state: StateDep) -> JSONResponse:
         "llm": lambda: check_llm(s.llm_base_url, s.openai_model, s.openai_api_key),
         "chroma": lambda: check_chroma(s.chroma_host, s.chroma_port),
     }
-    with ThreadPoolExecutor(len(probes)) as pool:
+    with ThreadPoolExecutor(len(probes) + 1) as pool:
         futures = {name: pool.submit(probe) for name, probe in probes.items()}
+        waiting = pool.submit(_backlog, state)
         checks = {name: future.result() for name, future in futures.items()}
+        queued = waiting.result()
     ok = all(c.ok for c in checks.values())
-    body: dict[str, Any] = {"ready": ok, "checks": {n: c.as_dict() for n, c in checks.items()}}
+    body: dict[str, Any] = {
+        "ready": ok,
+        "checks": {n: c.as_dict() for n, c in checks.items()},
+        "backlog": queued.model_dump() if queued is not None else None,
+    }
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

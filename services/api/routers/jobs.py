@@ -11,9 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.api.deps import JobId, JobSubmission, StateDep
 from services.api.sse import format_event
-from services.api.state import AppState
 from services.core.db import transaction
-from services.core.errors import ServiceUnavailable
 from services.core.ids import ID_PATTERN
 from services.core.jobs import service
 from services.core.jobs.events import decode_event, stream_key
@@ -31,39 +29,10 @@ IdempotencyKey = Annotated[
 ]
 
 
-def dispatch_committed(state: AppState, job_id: str, queue: str) -> bool:
-    """Send a committed job; if the broker is down, mark the job failed and say so (False)."""
-    try:
-        state.dispatcher.dispatch(job_id, queue)
-    except Exception as exc:
-        with transaction(state.sessions) as session:
-            service.fail_undispatched(session, job_id, f"broker unavailable: {exc}")
-        return False
-    return True
-
-
-def enqueue(
-    state: AppState, request: JobCreate, idempotency_key: str | None
-) -> tuple[dict[str, Any], bool]:
-    """Commit the job row, then send the message: a worker never sees a job that isn't stored.
-
-    Returns the job's snapshot and whether it was created (False: an earlier one with the key).
-    """
-    with transaction(state.sessions) as session:
-        job, created = service.create_job(session, request, idempotency_key)
-        snapshot = service.job_snapshot(job)
-        queue = service.queue_for(job)
-    if created and not dispatch_committed(state, job.id, queue):
-        raise ServiceUnavailable(
-            "the job broker (Redis) is unavailable; the job was not queued, try again shortly"
-        )
-    return {**snapshot, "job_id": job.id}, created
-
-
 @router.post("/jobs", status_code=202, response_model=JobOut, dependencies=[JobSubmission])
 def create_job(body: JobCreate, state: StateDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Submit a job; answers 202 with the queued job (200 with the existing one for a repeated key)."""
-    snapshot, created = enqueue(state, body, idempotency_key)
+    snapshot, created = state.jobs.submit(body, idempotency_key)
     return JSONResponse(snapshot, status_code=202 if created else 200)
 
 
@@ -95,8 +64,7 @@ def list_jobs(
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: JobId, state: StateDep) -> JobOut:
     """Cancel a queued or running job (409 if it already ended)."""
-    with transaction(state.sessions) as session:
-        snapshot = service.job_snapshot(service.cancel_job(session, job_id))
+    snapshot = service.cancel_and_send(state.jobs, job_id)
     state.publisher.final(job_id, snapshot)
     return JobOut.model_validate(snapshot)
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.api.deps import BookId, JobSubmission, StateDep
-from services.api.routers.jobs import IdempotencyKey, enqueue
+from services.api.routers.jobs import IdempotencyKey
 from services.core.books.service import get_book
 from services.core.db import transaction
 from services.core.jobs.schemas import JobCreate
@@ -85,7 +85,7 @@ def import_manuscript(
             "summarize": summarize,
         },
     )
-    snapshot, created = enqueue(state, request, idempotency_key)
+    snapshot, created = state.jobs.submit(request, idempotency_key)
     body = {**snapshot, "preview": split.model_dump(mode="json")}
     return JSONResponse(body, status_code=202 if created else 200)
 
@@ -98,10 +98,12 @@ def reindex_book(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Index the whole book (a `reindex_book` job, one child job per chapter; 202). Chapters
-    already indexed are skipped unless `force`; a newer reindex replaces a running one."""
+    already indexed are skipped unless `force`. One reindex per book at a time: while one is
+    pending, a request it covers answers 200 with it; one asking for more (`force` after a
+    plain run) is queued once, to run after it (202)."""
     request = body or ReindexRequest()
     job = JobCreate(kind="reindex_book", book_id=book_id, params=request.model_dump())
-    snapshot, created = enqueue(state, job, idempotency_key)
+    snapshot, created = state.jobs.submit(job, idempotency_key)
     return JSONResponse(snapshot, status_code=202 if created else 200)
 
 

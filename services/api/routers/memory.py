@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from services.api.deps import BookId, StateDep
-from services.api.routers.jobs import dispatch_committed
 from services.core.books.repository import BookRepository
 from services.core.books.service import get_book
 from services.core.chapters.disk_import import import_chapter_files
@@ -20,7 +20,8 @@ from services.core.errors import InvalidInput, NotFound
 from services.core.health import check_chroma
 from services.core.ids import ID_PATTERN, is_valid_id
 from services.core.jobs.schemas import JobCreate
-from services.core.jobs.service import create_job, job_snapshot
+from services.core.jobs.service import get_job
+from services.core.jobs.submission import Submitted, create_job, job_snapshot
 
 log = logging.getLogger("copiloto.audit")
 router = APIRouter(tags=["memory"])
@@ -123,40 +124,40 @@ class VectorizeRequest(BaseModel):
 
 @router.post("/chroma/vectorize-existing", status_code=202)
 def vectorize_existing(state: StateDep, body: VectorizeRequest | None = None) -> JSONResponse:
-    """Import chapter files missing from the catalog, then queue an `index_chapter` job for every
-    chapter of the book (or of every book)."""
+    """Import chapter files missing from the catalog, then reindex the book (or every book):
+    one `reindex_book` job per book, coalesced like `POST /books/{id}/reindex` — a reindex
+    already pending that covers the request answers for it (200 when every book had one)."""
     request = body or VectorizeRequest()
     params = {"force": request.force, "summarize": request.summarize}
-    with transaction(state.sessions) as session:
+    settings = state.settings
+
+    def plan(session: Session) -> tuple[list[tuple[str, str]], list[Submitted]]:
         # Chapters kept only as files (the original layout) join the catalog first.
         imported = import_chapter_files(
             session,
-            state.settings.chapters_dir,
-            max_chars=state.settings.max_text_chars,
+            settings.chapters_dir,
+            max_chars=settings.max_text_chars,
             book_id=request.book_id,
         )
         if request.book_id is not None:
             book_ids = [get_book(session, request.book_id).id]
         else:
             book_ids = [b.id for b in BookRepository(session).list(limit=10_000)]
-        jobs = []
-        repo = ChapterRepository(session)
-        for book_id in book_ids:
-            for chapter in repo.list_for_book(book_id):
-                job, _ = create_job(
-                    session,
-                    JobCreate(
-                        kind="index_chapter",
-                        book_id=book_id,
-                        chapter_id=chapter.id,
-                        params=params,
-                    ),
-                )
-                jobs.append(job_snapshot(job))
-    queued = [j for j in jobs if dispatch_committed(state, j["id"], "index")]
+        jobs = [
+            create_job(session, JobCreate(kind="reindex_book", book_id=b, params=params))
+            for b in book_ids
+        ]
+        return imported, jobs
+
+    (imported, jobs), failed = state.jobs.run_and_send(plan)
+    with transaction(state.sessions) as session:
+        snapshots = [
+            job_snapshot(get_job(session, s.job.id)) for s in jobs if s.job.id not in failed
+        ]
     body_out = {
-        "jobs": queued,
-        "total": len(queued),
+        "jobs": snapshots,
+        "total": len(snapshots),
         "imported": [{"book_id": b, "chapter_id": c} for b, c in imported],
     }
-    return JSONResponse(body_out, status_code=202)
+    created = any(s.created for s in jobs) or not jobs
+    return JSONResponse(body_out, status_code=202 if created else 200)

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 
 from services.api.deps import BookId, JobSubmission, StateDep
-from services.api.routers.jobs import enqueue
 from services.api.state import AppState
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
@@ -82,7 +81,7 @@ def _add_shim(path: str, kind: str) -> None:
         fields = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
         book_id, chapter_id = fields.pop("book_id"), fields.pop("chapter_id", None)
         request = JobCreate(kind=kind, book_id=book_id, chapter_id=chapter_id, params=fields)
-        snapshot, _ = enqueue(state, request, None)
+        snapshot, _ = state.jobs.submit(request)
         if wait > 0:
             snapshot = {**wait_for_final(state, snapshot["id"], wait), "job_id": snapshot["id"]}
         done = snapshot["status"] in TERMINAL_STATUSES

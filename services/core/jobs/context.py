@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.config import Settings
 from services.core.jobs.events import JobEventPublisher
+from services.core.jobs.outbox import FollowUp
 from services.core.llm.client import LLMClient
 from services.core.memory.store import MemoryStore
 
@@ -89,7 +90,10 @@ class ArtifactDraft:
 class JobOutput:
     result: dict[str, Any]
     artifact: ArtifactDraft | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Jobs the handler committed (e.g. indexing a chapter it saved): the runner sends them
+    # after the job's own end is stored, whatever became of the job. The core never imports
+    # Celery; the worker's dispatcher does the sending.
+    follow_ups: list[FollowUp] = field(default_factory=list)
     # A fan-out job that created children: it stays `running` without a worker until the last
     # child finishes it (see `services.core.jobs.fanout`).
     await_children: bool = False
@@ -107,11 +111,13 @@ class JobContext:
     llm: LLMClient
     reporter: JobReporter
     memory_factory: Callable[[], MemoryStore] | None = None
-    # Sends a committed job to the workers (job_id, queue); fan-out jobs send their children.
-    dispatch: Callable[[str, str], None] | None = None
 
     @property
     def memory(self) -> MemoryStore:
         if self.memory_factory is None:
             raise RuntimeError("this worker has no memory store configured")
         return self.memory_factory()
+
+
+# What a job kind runs on a worker (registered in services.core.composition).
+Handler = Callable[[JobContext], JobOutput]

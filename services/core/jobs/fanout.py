@@ -1,22 +1,37 @@
 """Fan-out jobs: a parent (reindex_book) waits, without holding a worker, for the per-chapter
-jobs it created; whichever child ends last finishes the parent.
+jobs it creates a window at a time; whichever child ends last finishes the parent.
 
 Why not a Celery chord or a parent that blocks on its children: the `index` queue runs in a
 prefork worker with one process, so a parent blocking on children of the same queue would
 deadlock it, and a chord needs a result backend the catalog already is. Here the parent writes
-its plan (how many chapters, how many were already indexed) and lets go of its worker; every
-child, in the same transaction that records its own end, locks the parent row, counts its
-siblings and updates the parent's progress, or finishes it when none is left. The lock orders
-children that end at the same moment, so exactly one of them finishes the parent.
+its plan (the chapters to index, how many were already indexed) and lets go of its worker;
+every child, in the same transaction that records its own end, locks the parent row, counts
+its siblings, creates the next children of the plan up to the window, and updates the
+parent's progress, or finishes it when none is left. The lock orders children that end at the
+same moment, so exactly one of them finishes the parent.
+
+Why a window: a book of 500 chapters would otherwise put 500 messages in the broker for one
+request — a backlog an author's save waited behind, a cancel had to chase, and a progress bar
+that said little. With a window of a few times the worker count the workers stay busy, the
+broker holds at most the window for one reindex, and a cancel stops the rest at once (they
+were never created).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.core.errors import NotFound
+from services.core.jobs.models import Job
+from services.core.jobs.queues import Queue
 from services.core.jobs.repository import JobRepository
+from services.core.jobs.schemas import JobCreate
+from services.core.jobs.submission import create_job
+
+DEFAULT_WINDOW = 8
 
 
 @dataclass(frozen=True)
@@ -27,30 +42,81 @@ class ParentUpdate:
     finished: bool
 
 
-def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
-    """Bring the parent's progress up to date with its children; finish it after the last one.
+def plan_children(
+    chapter_ids: list[str], *, window: int, force: bool, **facts: Any
+) -> dict[str, Any]:
+    """The plan a fan-out parent stores in its result while it waits (see `settle_parent`)."""
+    return {
+        **facts,
+        "queued": len(chapter_ids),
+        "force": force,
+        "window": max(1, window),
+        "remaining": list(chapter_ids),
+        "elsewhere": 0,
+    }
 
-    None when the parent already ended (e.g. cancelled) or is still creating its children
-    (it settles itself once it starts waiting).
+
+def _refill(session: Session, parent: Job, plan: dict[str, Any], active: int) -> int:
+    """Create the next children, up to the window; returns how many are active now. A chapter
+    whose indexing another job already has pending (an author's save, a vectorize) is left to
+    that job: coalescing allows one per chapter."""
+    remaining: list[str] = list(plan.get("remaining") or [])
+    window = int(plan.get("window") or DEFAULT_WINDOW)
+    params = {"force": bool(plan.get("force")), "summarize": False}
+    while remaining and active < window:
+        chapter_id = remaining.pop(0)
+        request = JobCreate(
+            kind="index_chapter", book_id=parent.book_id, chapter_id=chapter_id, params=params
+        )
+        try:
+            submitted = create_job(
+                session, request, queue=Queue.INDEX, parent_id=parent.id, running_covers=True
+            )
+        except NotFound:
+            plan["gone"] = int(plan.get("gone", 0)) + 1  # deleted since the plan was made
+            continue
+        if submitted.job.parent_id == parent.id and submitted.created:
+            active += 1
+        else:
+            plan["elsewhere"] = int(plan.get("elsewhere", 0)) + 1
+    plan["remaining"] = remaining
+    return active
+
+
+def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
+    """Bring the parent's progress up to date with its children, send the next window of
+    children (noted in the outbox), and finish the parent after the last one.
+
+    None when the parent already ended (e.g. cancelled) or is still planning (it settles
+    itself once it starts waiting).
     """
     repo = JobRepository(session)
     parent = repo.lock_running(parent_id)
     if parent is None or parent.worker_id is not None:
         return None
     plan = dict(parent.result or {})
+    counts = repo.child_counts(parent_id)
+    active = counts.get("queued", 0) + counts.get("running", 0)
+    active = _refill(session, parent, plan, active)
+    if active != counts.get("queued", 0) + counts.get("running", 0):
+        counts = repo.child_counts(parent_id)
     total = max(1, int(plan.get("total", 0)))
     skipped = int(plan.get("skipped", 0))
-    counts = repo.child_counts(parent_id)
+    # Chapters left to a job that was already pending, or deleted meanwhile, count as handled.
+    handled_elsewhere = int(plan.get("elsewhere", 0)) + int(plan.get("gone", 0))
     done, failed = counts.get("succeeded", 0), counts.get("failed", 0)
     cancelled = counts.get("cancelled", 0)
-    pending = counts.get("queued", 0) + counts.get("running", 0)
-    progress = min(1.0, (skipped + done + failed + cancelled) / total)
+    pending = active + len(plan.get("remaining") or [])
+    progress = min(1.0, (skipped + handled_elsewhere + done + failed + cancelled) / total)
     message = f"Indexed {skipped + done} of {total} chapters"
+    if handled_elsewhere:
+        message += f" ({handled_elsewhere} by jobs already queued)"
     if failed:
         message += f"; {failed} failed"
-    repo.set_progress(parent_id, progress, message)
     if pending:
+        repo.set_progress(parent_id, progress, message, result=plan)
         return ParentUpdate(parent_id, progress, message, False)
+    plan.pop("remaining", None)
     result = {**plan, "indexed": done, "failed": failed, "cancelled": cancelled}
     error = None
     if failed:
@@ -69,6 +135,7 @@ def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
         status, message = "cancelled", f"{message}; {cancelled} cancelled"
     else:
         status, message = "succeeded", f"Indexed all {total} chapters"
+    repo.set_progress(parent_id, progress, message)
     repo.finish(
         parent_id,
         status=status,

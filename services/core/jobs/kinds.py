@@ -1,13 +1,16 @@
-"""The job kinds the system runs: their parameters, what they need, their queue and handler."""
+"""The job kinds the system runs: their parameters, what they need, their queue and how
+repeated requests for the same work coalesce. Their handlers are registered apart, in
+`services.core.composition`, so this module (and `jobs.service`, which reads it) imports no
+domain code and the domains can use the job service without an import cycle."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel
 
-from services.core.jobs.context import JobContext, JobOutput
+from services.core.jobs.queues import Queue
 from services.core.jobs.schemas import (
     AskParams,
     CritiqueParams,
@@ -20,80 +23,86 @@ from services.core.jobs.schemas import (
     SuggestParams,
     SummarizeChapterParams,
 )
-from services.core.manuscripts.import_job import run_import_manuscript
-from services.core.manuscripts.reindex_job import run_reindex_book
-from services.core.memory.index_job import run_index_chapter, run_summarize_chapter
-from services.core.writing.ask import run_ask
-from services.core.writing.critique import run_critique
-from services.core.writing.expand import run_expand
-from services.core.writing.ideate import run_ideate
-from services.core.writing.metadata import run_extract_metadata
-from services.core.writing.suggest import run_suggest
 
-Handler = Callable[[JobContext], JobOutput]
+# What one pending job of a coalescing kind covers: one chapter or one book.
+Scope = Literal["chapter", "book"]
 
 
 @dataclass(frozen=True)
 class JobKind:
     name: str
     params: type[BaseModel]
-    handler: Handler
-    queue: str  # "llm" for interactive generation, "index" for bulk CPU work
+    queue: Queue  # where a request for it goes unless the caller says otherwise
     needs_book: bool
     needs_chapter: bool
+    # Coalescing: at most one pending (queued or running) job of this kind per scope, enforced
+    # by a unique key in the catalog; a request the pending job covers is answered with it.
+    coalesce: Scope | None = None
+    # Whether a running job covers a new request with the same or weaker params. A reindex
+    # plans at its start, and chapters saved later queue their own indexing, so yes; a running
+    # chapter job may have read the text before the save that asks again, so no: the request
+    # queues one job to run after it.
+    running_covers: bool = False
+
+    def pending_key(self, book_id: str | None, chapter_id: str | None) -> str | None:
+        if self.coalesce == "chapter":
+            return f"{self.name}:{chapter_id}"
+        if self.coalesce == "book":
+            return f"{self.name}:{book_id}"
+        return None
 
 
 JOB_KINDS: dict[str, JobKind] = {
     kind.name: kind
     for kind in (
-        JobKind("suggest", SuggestParams, run_suggest, "llm", needs_book=True, needs_chapter=True),
-        JobKind("ask", AskParams, run_ask, "llm", needs_book=True, needs_chapter=False),
+        JobKind("suggest", SuggestParams, Queue.LLM, needs_book=True, needs_chapter=True),
+        JobKind("ask", AskParams, Queue.LLM, needs_book=True, needs_chapter=False),
+        # Asked for one chapter (a save, or POST /jobs): the author waits for it. The chapters
+        # of a whole-book reindex go to Queue.INDEX instead.
         JobKind(
             "index_chapter",
             IndexChapterParams,
-            run_index_chapter,
-            "index",
+            Queue.INDEX_URGENT,
             needs_book=True,
             needs_chapter=True,
+            coalesce="chapter",
         ),
-        JobKind("ideate", IdeateParams, run_ideate, "llm", needs_book=True, needs_chapter=False),
+        JobKind("ideate", IdeateParams, Queue.LLM, needs_book=True, needs_chapter=False),
         JobKind(
             "extract_metadata",
             ExtractMetadataParams,
-            run_extract_metadata,
-            "llm",
+            Queue.LLM,
             needs_book=True,
             needs_chapter=True,
         ),
-        JobKind(
-            "critique", CritiqueParams, run_critique, "llm", needs_book=True, needs_chapter=True
-        ),
-        JobKind("expand", ExpandParams, run_expand, "llm", needs_book=True, needs_chapter=False),
+        JobKind("critique", CritiqueParams, Queue.LLM, needs_book=True, needs_chapter=True),
+        JobKind("expand", ExpandParams, Queue.LLM, needs_book=True, needs_chapter=False),
         # Whole manuscripts: the import parses and saves (quick, CPU), the reindex fans out one
         # index_chapter job per chapter and waits for them without holding the worker.
         JobKind(
             "import_manuscript",
             ImportManuscriptParams,
-            run_import_manuscript,
-            "index",
+            Queue.INDEX,
             needs_book=True,
             needs_chapter=False,
         ),
         JobKind(
             "reindex_book",
             ReindexBookParams,
-            run_reindex_book,
-            "index",
+            Queue.INDEX,
             needs_book=True,
             needs_chapter=False,
+            coalesce="book",
+            running_covers=True,
         ),
         JobKind(
             "summarize_chapter",
             SummarizeChapterParams,
-            run_summarize_chapter,
-            "llm",
+            Queue.LLM,
             needs_book=True,
             needs_chapter=True,
+            coalesce="chapter",
+            running_covers=True,
         ),
     )
 }

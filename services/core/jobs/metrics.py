@@ -10,6 +10,8 @@ worker or an API process restarts:
   one grouped COUNT over indexed columns and one scan of four small columns of the ended jobs.
 * Queue depth: the length of the broker's queue lists in Redis, read at scrape time (the broker's
   key layout is given by the caller, which knows the broker).
+* Backlog: jobs waiting for a worker per queue and the age of the oldest, from the catalog (a
+  growing age is the signal to alert on: the queue is not keeping up).
 * LLM tokens and latency: the receipts of finished jobs sit inside their result JSON, too costly
   to parse at every scrape, so the worker whose fenced finish succeeded adds them, once per job,
   to counters in one Redis hash (`LLM_USAGE_KEY`; Redis runs with AOF in production). Jobs that
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db import transaction
 from services.core.jobs.repository import JobRepository
+from services.core.jobs.service import backlog
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,22 @@ class JobMetricsCollector(Collector):
             repo = JobRepository(session)
             counts = repo.counts_by_kind_and_status()
             durations = repo.ended_durations()
+            waiting = backlog(session)
         yield self._jobs(counts)
         yield self._durations(durations)
+        oldest = GaugeMetricFamily(
+            "copiloto_queue_oldest_job_age_seconds",
+            "Seconds the oldest job waiting for a worker has waited, per queue (0: none waits)",
+            labels=["queue"],
+        )
+        queued = GaugeMetricFamily(
+            "copiloto_queued_jobs", "Jobs waiting for a worker, per queue", labels=["queue"]
+        )
+        for queue, entry in waiting.queues.items():
+            oldest.add_metric([queue], entry.oldest_age_s or 0.0)
+            queued.add_metric([queue], entry.queued)
+        yield oldest
+        yield queued
         depth = GaugeMetricFamily(
             "copiloto_queue_depth", "Messages waiting in each broker queue", labels=["queue"]
         )

@@ -29,6 +29,14 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    # The queue the job was sent to (NULL: its kind's queue); kept so that recovery sends a
+    # job again to the same queue, e.g. an author's chapter to the urgent index queue.
+    queue: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Coalescing (services.core.jobs.submission): set while the job is queued or running to
+    # `<kind>:<chapter or book>` (or that plus `:next` for the one job waiting for the pending
+    # one to end), cleared when it ends. Unique, so two API processes racing cannot both
+    # create one; NULLs do not collide on SQLite or PostgreSQL.
+    pending_key: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
     # Lease: the worker that holds the job renews heartbeat_at; a stale lease means the worker died.
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -6,11 +6,27 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.core.db import utcnow
+from services.core.jobs import outbox
+from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.models import Job
+from services.core.jobs.queues import Queue
+
+NEXT_SUFFIX = ":next"
+ENDED = ("succeeded", "failed", "cancelled")
+
+
+def job_queue(job: Job) -> Queue:
+    """The queue the job was sent to (its kind's, unless the submitter chose another)."""
+    return Queue(job.queue) if job.queue else JOB_KINDS[job.kind].queue
+
+
+def _not_waiting_behind_another() -> Any:
+    # A `:next` job waits, unsent, for the pending job of its chapter or book to end.
+    return or_(Job.pending_key.is_(None), not_(Job.pending_key.like(f"%{NEXT_SUFFIX}")))
 
 
 class JobRepository:
@@ -27,6 +43,51 @@ class JobRepository:
 
     def by_idempotency_key(self, key: str) -> Job | None:
         return self.session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+
+    # --- coalescing (services.core.jobs.submission) ---------------------------------------
+
+    def by_pending_key(self, key: str) -> Job | None:
+        stmt = select(Job).where(Job.pending_key == key).execution_options(populate_existing=True)
+        return self.session.scalars(stmt).first()
+
+    def merge_into_queued(
+        self, job_id: str, key: str, params: dict[str, Any], queue: Queue
+    ) -> bool:
+        """Widen a queued job to cover another request; False if it started or ended meanwhile."""
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued", Job.pending_key == key)
+            .values(params=params, queue=queue.value)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def hold_pending(self, job_id: str, key: str) -> bool:
+        """Lock the pending job's row until commit (a no-op write) if it is still pending: its
+        end, which lets the job queued after it go, then sees what this transaction adds."""
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(("queued", "running")), Job.pending_key == key)
+            .values(progress=Job.progress)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def _release(self, key: str | None) -> None:
+        """A pending job ended: the job queued to run after it (if any) takes its place and is
+        noted for sending after the commit."""
+        if not key or key.endswith(NEXT_SUFFIX):
+            return
+        waiting = self.by_pending_key(key + NEXT_SUFFIX)
+        if waiting is None or waiting.status != "queued":
+            return
+        self.session.execute(
+            update(Job)
+            .where(Job.id == waiting.id, Job.pending_key == key + NEXT_SUFFIX)
+            .values(pending_key=key)
+            .execution_options(synchronize_session=False)
+        )
+        outbox.note(self.session, waiting.id, job_queue(waiting))
 
     def page(
         self,
@@ -101,13 +162,19 @@ class JobRepository:
         error: str | None = None,
         from_statuses: Sequence[str] = ("running",),
     ) -> bool:
-        """Move to a final (or back to queued) state, fenced by the current holder."""
+        """Move to a final (or back to queued) state, fenced by the current holder. A job that
+        ends gives up its coalescing key to the job waiting behind it (see `_release`)."""
+        ending = status in ENDED
+        key = (
+            self.session.scalar(select(Job.pending_key).where(Job.id == job_id)) if ending else None
+        )
         conditions = [Job.id == job_id, Job.status.in_(from_statuses)]
         if worker_id is not None:
             conditions.append(Job.worker_id == worker_id)
         values: dict[str, Any] = {"status": status, "message": message[:500]}
-        if status in ("succeeded", "failed", "cancelled"):
+        if ending:
             values["finished_at"] = utcnow()
+            values["pending_key"] = None
         if status == "succeeded":
             values["progress"] = 1.0
         if status == "queued":
@@ -117,7 +184,10 @@ class JobRepository:
         if error is not None:
             values["error"] = error[:4000]
         stmt = update(Job).where(*conditions).values(**values)
-        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        done = bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        if done and ending:
+            self._release(key)
+        return done
 
     # --- fan-out: a parent job (reindex_book) and the per-chapter jobs it created ----------
 
@@ -176,29 +246,51 @@ class JobRepository:
         )
         return self.session.scalars(stmt).all()
 
-    def set_progress(self, job_id: str, progress: float, message: str) -> None:
+    def set_progress(
+        self, job_id: str, progress: float, message: str, result: dict[str, Any] | None = None
+    ) -> None:
+        values: dict[str, Any] = {"progress": progress, "message": message[:500]}
+        if result is not None:
+            values["result"] = result
         self.session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == "running")
-            .values(progress=progress, message=message[:500])
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
 
     def cancel_children(self, parent_id: str, message: str) -> int:
         """Queued children never start; running ones stop at their next heartbeat."""
+        active = Job.parent_id == parent_id, Job.status.in_(("queued", "running"))
+        keys = list(self.session.scalars(select(Job.pending_key).where(*active)))
         stmt = (
             update(Job)
-            .where(Job.parent_id == parent_id, Job.status.in_(("queued", "running")))
-            .values(status="cancelled", message=message[:500], finished_at=utcnow())
+            .where(*active)
+            .values(
+                status="cancelled", message=message[:500], finished_at=utcnow(), pending_key=None
+            )
             .execution_options(synchronize_session=False)
         )
-        return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        cancelled = int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        for key in keys:
+            self._release(key)
+        return cancelled
 
     # --- metrics (read at every scrape, so only small columns) ----------------------------
 
     def counts_by_kind_and_status(self) -> list[tuple[str, str, int]]:
         stmt = select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
         return [(kind, status, int(n)) for kind, status, n in self.session.execute(stmt).all()]
+
+    def queued_backlog(self) -> list[tuple[str, str | None, int, datetime]]:
+        """(kind, queue column, how many, oldest created_at) of the jobs waiting for a worker;
+        a job queued to run after another is not waiting for a worker yet."""
+        stmt = (
+            select(Job.kind, Job.queue, func.count(), func.min(Job.created_at))
+            .where(Job.status == "queued", _not_waiting_behind_another())
+            .group_by(Job.kind, Job.queue)
+        )
+        return [(k, q, int(n), oldest) for k, q, n, oldest in self.session.execute(stmt).all()]
 
     def ended_durations(self) -> list[tuple[str, str, float]]:
         """(kind, final status, seconds from start to end) of every job that started and ended.
@@ -221,6 +313,7 @@ class JobRepository:
                 Job.status == "queued",
                 Job.created_at < older_than,
                 or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < older_than),
+                _not_waiting_behind_another(),
             )
             .order_by(Job.created_at)
             .limit(limit)

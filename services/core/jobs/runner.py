@@ -23,23 +23,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.artifacts.models import Artifact
 from services.core.artifacts.repository import ArtifactRepository
+from services.core.composition import JOB_HANDLERS
 from services.core.config import Settings
 from services.core.db import transaction, utcnow
 from services.core.errors import DomainError
 from services.core.files import ChapterFiles
+from services.core.jobs import outbox
 from services.core.jobs.context import JobContext, JobOutput, JobReporter, JobStopped
 from services.core.jobs.events import JobEventPublisher
 from services.core.jobs.fanout import ParentUpdate, settle_parent
-from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.metrics import record_llm_usage
-from services.core.jobs.repository import JobRepository
+from services.core.jobs.outbox import FollowUp
+from services.core.jobs.repository import JobRepository, job_queue
 from services.core.jobs.schemas import TERMINAL_STATUSES
-from services.core.jobs.service import (
-    JobDispatcher,
-    fail_undispatched,
-    job_snapshot,
-    queue_for,
-)
+from services.core.jobs.submission import JobDispatcher, fail_undispatched, job_snapshot
 from services.core.llm.client import LLMClient, LLMError, TransientLLMError
 from services.core.logs import job_logging
 from services.core.memory.embeddings import MiniLMEmbedder
@@ -159,12 +156,11 @@ def _run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
         llm=deps.llm,
         reporter=reporter,
         memory_factory=deps.memory,
-        dispatch=deps.dispatcher.dispatch if deps.dispatcher is not None else None,
     )
     lease = _Lease(deps, job_id, worker_id, reporter)
     lease.start()
     try:
-        output = JOB_KINDS[kind].handler(ctx)
+        output = JOB_HANDLERS[kind](ctx)
         reporter.check()
         reporter.flush()
     except JobStopped:
@@ -185,9 +181,11 @@ def _run_job(job_id: str, deps: WorkerDeps, max_attempts: int) -> RunOutcome:
     finally:
         lease.done.set()
     if output.await_children:
-        return _await_children(deps, job_id, worker_id, output)
-    outcome = _succeed(deps, job_id, worker_id, output)
-    _dispatch_follow_ups(deps, job_id, output)
+        outcome = _await_children(deps, job_id, worker_id, output)
+    else:
+        outcome = _succeed(deps, job_id, worker_id, output)
+    # What the handler committed is sent whatever became of this job (cancelled meanwhile…).
+    _send(deps, job_id, output.follow_ups)
     return outcome
 
 
@@ -233,8 +231,10 @@ def _succeed(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOutput) -
             return _stopped(deps, job_id)
         parent = _settle_parent_of(session, job.parent_id)
         kind = job.kind
+        released = outbox.take(session)
     # Counted once: only the worker whose fenced finish won gets here.
     record_llm_usage(deps.redis, kind, result.get("receipt"))
+    _send(deps, job_id, released)
     _publish_final(deps, job_id)
     _publish_parent(deps, parent)
     return RunOutcome("succeeded")
@@ -250,6 +250,8 @@ def _await_children(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOu
             session.rollback()
             return _stopped(deps, job_id)
         update = settle_parent(session, job_id)
+        children = outbox.take(session)
+    _send(deps, job_id, children)
     _publish_parent(deps, update)
     return RunOutcome("succeeded" if update is not None and update.finished else "waiting")
 
@@ -270,18 +272,19 @@ def _publish_parent(deps: WorkerDeps, update: ParentUpdate | None) -> None:
         )
 
 
-def _dispatch_follow_ups(deps: WorkerDeps, job_id: str, output: JobOutput) -> None:
-    """Send the jobs the handler committed (e.g. indexing a chapter it saved), whatever became
-    of this job afterwards; a job that cannot be sent is marked failed, not left queued."""
-    for follow_up, queue in output.extras.get("dispatch", []):
+def _send(deps: WorkerDeps, job_id: str, follow_ups: list[FollowUp]) -> None:
+    """Send committed jobs: those the handler created (e.g. indexing a chapter it saved), the
+    next children of a fan-out parent, a job queued to run after this one. A job that cannot
+    be sent is marked failed, not left queued."""
+    for follow_up in follow_ups:
         try:
             if deps.dispatcher is None:
                 raise RuntimeError("this worker has no dispatcher")
-            deps.dispatcher.dispatch(follow_up, queue)
+            deps.dispatcher.dispatch(follow_up.job_id, follow_up.queue)
         except Exception as exc:
-            log.exception("could not send job %s created by job %s", follow_up, job_id)
+            log.exception("could not send job %s created by job %s", follow_up.job_id, job_id)
             with transaction(deps.sessions) as session:
-                fail_undispatched(session, follow_up, f"broker unavailable: {exc}")
+                fail_undispatched(session, follow_up.job_id, f"broker unavailable: {exc}")
 
 
 def _finish(
@@ -309,6 +312,8 @@ def _fail(deps: WorkerDeps, job_id: str, worker_id: str, error: str) -> RunOutco
             return _stopped(deps, job_id)
         job = repo.get(job_id)
         parent = _settle_parent_of(session, job.parent_id if job is not None else None)
+        released = outbox.take(session)
+    _send(deps, job_id, released)
     _publish_final(deps, job_id)
     _publish_parent(deps, parent)
     return RunOutcome("failed")
@@ -339,7 +344,7 @@ def recover_stale_jobs(
     recovered: list[str] = []
     with transaction(sessions) as session:
         repo = JobRepository(session)
-        candidates = [(job.id, queue_for(job)) for job in repo.stale_running(cutoff)]
+        candidates = [(job.id, job_queue(job)) for job in repo.stale_running(cutoff)]
     for job_id, queue in candidates:
         with transaction(sessions) as session:
             # Only the scanner whose update wins sends the job, so it is not sent twice.
@@ -361,7 +366,7 @@ def recover_lost_queued_jobs(
     still have a message. A job sent twice runs once: `claim` lets a single worker take it."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with transaction(sessions) as session:
-        queued = {job.id: queue_for(job) for job in JobRepository(session).long_queued(cutoff)}
+        queued = {job.id: job_queue(job) for job in JobRepository(session).long_queued(cutoff)}
     if not queued:
         return []
     missing = set(queued) - in_broker(set(queued))

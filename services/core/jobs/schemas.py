@@ -48,6 +48,23 @@ class JobPage(BaseModel):
     offset: int
 
 
+class QueueBacklog(BaseModel):
+    queued: int = Field(description="Jobs waiting for a worker on this queue (the catalog)")
+    oldest_age_s: float | None = Field(
+        description="Seconds the oldest of them has waited; null when none waits"
+    )
+    depth: int | None = Field(
+        default=None, description="Messages in the broker's queue; null if it did not answer"
+    )
+
+
+class Backlog(BaseModel):
+    """Work waiting for the workers, per queue; `queued` sums them."""
+
+    queued: int
+    queues: dict[str, QueueBacklog]
+
+
 class SuggestParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -1,97 +1,46 @@
-"""Creating, listing and cancelling jobs; the request boundary commits, then enqueues."""
+"""Inspecting, listing and cancelling jobs. Creating them: `services.core.jobs.submission`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.core.books.service import get_book
-from services.core.chapters.service import get_chapter
-from services.core.errors import Conflict, InvalidInput, NotFound
-from services.core.ids import new_uuid
+from services.core.db import utcnow
+from services.core.errors import Conflict, NotFound
 from services.core.jobs.fanout import settle_parent
-from services.core.jobs.kinds import JOB_KINDS, valid_kinds
+from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.models import Job
-from services.core.jobs.repository import JobRepository
-from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate, JobOut
+from services.core.jobs.queues import ALL_QUEUES, Queue
+from services.core.jobs.repository import JobRepository, job_queue
+from services.core.jobs.schemas import TERMINAL_STATUSES, Backlog, QueueBacklog
+from services.core.jobs.submission import (
+    JobDispatcher,
+    JobSubmitter,
+    Submitted,
+    create_job,
+    fail_undispatched,
+    job_snapshot,
+)
+
+__all__ = [
+    "JobDispatcher",
+    "JobSubmitter",
+    "Submitted",
+    "backlog",
+    "cancel_job",
+    "create_job",
+    "fail_undispatched",
+    "get_job",
+    "job_snapshot",
+    "list_jobs",
+    "queue_for",
+]
 
 
-class JobDispatcher(Protocol):
-    """Sends a committed job to the workers (Celery in production)."""
-
-    def dispatch(self, job_id: str, queue: str) -> None: ...
-
-
-def job_snapshot(job: Job) -> dict[str, Any]:
-    out = JobOut.model_validate(job)
-    if job.started_at and job.finished_at:
-        out.duration_s = round((job.finished_at - job.started_at).total_seconds(), 3)
-    return out.model_dump(mode="json")
-
-
-def _format_validation_error(kind: str, exc: ValidationError) -> str:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}" for err in exc.errors()
-    )
-    return f"invalid params for {kind!r}: {problems}"
-
-
-def create_job(
-    session: Session, request: JobCreate, idempotency_key: str | None = None
-) -> tuple[Job, bool]:
-    """Validate and insert the job row. Returns (job, created); an existing key returns its job."""
-    repo = JobRepository(session)
-    if idempotency_key is not None:
-        existing = repo.by_idempotency_key(idempotency_key)
-        if existing is not None:
-            return existing, False
-    kind = JOB_KINDS.get(request.kind)
-    if kind is None:
-        raise InvalidInput(
-            f"unknown job kind {request.kind!r}; valid kinds: {', '.join(valid_kinds())}"
-        )
-    try:
-        params = kind.params.model_validate(request.params).model_dump(exclude_none=True)
-    except ValidationError as exc:
-        raise InvalidInput(_format_validation_error(kind.name, exc)) from exc
-    if kind.needs_book and request.book_id is None:
-        raise InvalidInput(f"job kind {kind.name!r} needs a book_id")
-    if kind.needs_chapter and request.chapter_id is None:
-        raise InvalidInput(f"job kind {kind.name!r} needs a chapter_id")
-    if request.book_id is not None:
-        get_book(session, request.book_id)
-    if request.chapter_id is not None:
-        get_chapter(session, request.chapter_id, book_id=request.book_id)
-    job = Job(
-        id=new_uuid(),
-        kind=kind.name,
-        status="queued",
-        progress=0.0,
-        message="Queued",
-        book_id=request.book_id,
-        chapter_id=request.chapter_id,
-        params=params,
-        idempotency_key=idempotency_key,
-    )
-    try:
-        with session.begin_nested():
-            repo.add(job)
-    except IntegrityError:
-        # Two requests raced with the same key: the other one won, answer with its job.
-        if idempotency_key is not None:
-            existing = repo.by_idempotency_key(idempotency_key)
-            if existing is not None:
-                return existing, False
-        raise
-    return job, True
-
-
-def queue_for(job: Job) -> str:
-    return JOB_KINDS[job.kind].queue
+def queue_for(job: Job) -> Queue:
+    return job_queue(job)
 
 
 def get_job(session: Session, job_id: str) -> Job:
@@ -117,7 +66,9 @@ def list_jobs(
 
 def cancel_job(session: Session, job_id: str, message: str = "Cancelled by the user") -> Job:
     """Queued jobs never start; a running job stops at its next heartbeat. Cancelling a fan-out
-    job cancels the children it still had; a cancelled child counts as ended for its parent."""
+    job cancels the children it still had; a cancelled child counts as ended for its parent.
+    What the cancel lets go (a job queued after this one, a parent's next children) is noted in
+    the outbox: use `cancel_and_send` outside a transaction."""
     job = get_job(session, job_id)
     if job.status in TERMINAL_STATUSES:
         raise Conflict(f"job {job_id!r} already {job.status}; only queued or running jobs cancel")
@@ -130,11 +81,30 @@ def cancel_job(session: Session, job_id: str, message: str = "Cancelled by the u
     return job
 
 
-def fail_undispatched(session: Session, job_id: str, reason: str) -> None:
-    JobRepository(session).finish(
-        job_id,
-        status="failed",
-        message="Could not be queued",
-        error=reason,
-        from_statuses=("queued",),
-    )
+def cancel_and_send(submitter: JobSubmitter, job_id: str) -> dict[str, Any]:
+    """Cancel in one transaction, then send the jobs the cancel let go; the job's snapshot."""
+    snapshot, follow_ups = submitter.run(lambda s: job_snapshot(cancel_job(s, job_id)))
+    submitter.send(follow_ups)
+    return snapshot
+
+
+def backlog(session: Session, depths: Mapping[str, int] | None = None) -> Backlog:
+    """Per queue: how many jobs wait for a worker and how long the oldest has waited (from the
+    catalog, so every API replica answers alike), plus the broker's depth when given."""
+    now = utcnow()
+    counts: dict[str, int] = {q.value: 0 for q in ALL_QUEUES}
+    oldest: dict[str, float] = {}
+    for kind, queue, n, first in JobRepository(session).queued_backlog():
+        name = Queue(queue).value if queue else JOB_KINDS[kind].queue.value
+        counts[name] = counts.get(name, 0) + n
+        age = max(0.0, (now - first).total_seconds())
+        oldest[name] = max(oldest.get(name, 0.0), age)
+    queues = {
+        name: QueueBacklog(
+            queued=n,
+            oldest_age_s=round(oldest[name], 1) if name in oldest else None,
+            depth=None if depths is None else depths.get(name),
+        )
+        for name, n in sorted(counts.items())
+    }
+    return Backlog(queued=sum(counts.values()), queues=queues)

@@ -8,8 +8,10 @@ from services.core.books.service import get_book
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
 from services.core.files import ChapterFiles
+from services.core.jobs import outbox
 from services.core.jobs.context import JobContext, JobOutput
 from services.core.jobs.schemas import ImportManuscriptParams, JobCreate
+from services.core.jobs.submission import create_job
 from services.core.manuscripts.parsing import parse_manuscript
 from services.core.manuscripts.service import ManuscriptUploads, save_manuscript
 
@@ -34,6 +36,7 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
             max_chars=ctx.settings.max_text_chars,
         )
         reindex_job_id = _reindex_job_id(session, ctx, params) if params.reindex else None
+        follow_ups = outbox.take(session)
     files = ChapterFiles(ctx.settings.chapters_dir)
     for n, (chapter_id, title, text) in enumerate(saved.created, start=1):
         # The catalog is the truth; mirrors follow the commit, as for an author's saves.
@@ -59,8 +62,7 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
         "metadata": manuscript.metadata,
         "reindex_job_id": reindex_job_id,
     }
-    dispatch = [(reindex_job_id, "index")] if reindex_job_id else []
-    return JobOutput(result=result, extras={"dispatch": dispatch})
+    return JobOutput(result=result, follow_ups=follow_ups)
 
 
 def _restore_missing_files(ctx: JobContext, files: ChapterFiles, chapter_ids: list[str]) -> None:
@@ -79,10 +81,8 @@ def _restore_missing_files(ctx: JobContext, files: ChapterFiles, chapter_ids: li
 
 
 def _reindex_job_id(session: Session, ctx: JobContext, params: ImportManuscriptParams) -> str:
-    """Committed with the chapters; its key makes a rerun of this job get the same one back."""
-    # Deferred: services.core.jobs.service imports the kind registry, which imports this module.
-    from services.core.jobs.service import create_job
-
+    """Committed with the chapters; its key makes a rerun of this job get the same one back.
+    A reindex of the book already pending covers it (or, asked for more, one runs after it)."""
     request = JobCreate(
         kind="reindex_book", book_id=ctx.book_id, params={"summarize": params.summarize}
     )

@@ -15,7 +15,11 @@ from services.core.db import transaction
 from services.core.errors import InvalidInput
 from services.core.files import ChapterFiles
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
+from services.core.jobs.outbox import FollowUp
+from services.core.jobs.queues import Queue
+from services.core.jobs.repository import job_queue
 from services.core.jobs.schemas import ExpandIdea, ExpandParams, JobCreate
+from services.core.jobs.submission import create_job
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
@@ -63,6 +67,7 @@ class SavedScene:
     title: str
     text: str
     index_job_id: str
+    index_queue: Queue
 
 
 def scene_chapter_id(job_id: str) -> str:
@@ -159,14 +164,12 @@ def _starting_point(session: Session, ctx: JobContext, params: ExpandParams) -> 
     return StartingPoint(chapter.title, current_text(session, chapter).text)
 
 
-def _index_job_id(session: Session, ctx: JobContext, chapter_id: str) -> str:
-    """The saved chapter's `index_chapter` job; its key makes a rerun get the same job back."""
-    # Deferred: services.core.jobs.service imports the kind registry, which imports this module.
-    from services.core.jobs.service import create_job
-
+def _index_job(session: Session, ctx: JobContext, chapter_id: str) -> tuple[str, Queue]:
+    """The saved chapter's `index_chapter` job (the urgent index queue: the author waits for
+    it); its key makes a rerun get the same job back."""
     request = JobCreate(kind="index_chapter", book_id=ctx.book_id, chapter_id=chapter_id)
     job, _ = create_job(session, request, idempotency_key=f"expand:{ctx.job_id}:index_chapter")
-    return job.id
+    return job.id, job_queue(job)
 
 
 def _saved_by_earlier_attempt(session: Session, ctx: JobContext) -> SavedScene | None:
@@ -174,8 +177,8 @@ def _saved_by_earlier_attempt(session: Session, ctx: JobContext) -> SavedScene |
     if chapter is None or chapter.book_id != ctx.book_id:
         return None
     text = current_text(session, chapter).text
-    index_job_id = _index_job_id(session, ctx, chapter.id)
-    return SavedScene(chapter.id, chapter.position, chapter.title, text, index_job_id)
+    index_job_id, queue = _index_job(session, ctx, chapter.id)
+    return SavedScene(chapter.id, chapter.position, chapter.title, text, index_job_id, queue)
 
 
 def _save_scene(ctx: JobContext, title: str, text: str) -> SavedScene:
@@ -194,8 +197,8 @@ def _save_scene(ctx: JobContext, title: str, text: str) -> SavedScene:
             chapter_id=scene_chapter_id(ctx.job_id),
         )
         chapter_id, position = saved.chapter.id, saved.chapter.position
-        index_job_id = _index_job_id(session, ctx, chapter_id)
-    return SavedScene(chapter_id, position, title, text, index_job_id)
+        index_job_id, queue = _index_job(session, ctx, chapter_id)
+    return SavedScene(chapter_id, position, title, text, index_job_id, queue)
 
 
 def _mirror(ctx: JobContext, saved: SavedScene) -> None:
@@ -251,10 +254,11 @@ def _output(
             "passages": [p.doc_id for p in passages],
         },
     }
-    # The runner sends these after the job's own commit: the core never imports Celery.
-    extras = {"dispatch": [(saved.index_job_id, "index")]} if saved else {}
+    # The runner sends it after the job's own commit: the core never imports Celery. Sent
+    # again if an earlier attempt sent it already: a job runs once however often it is sent.
+    follow_ups = [FollowUp(saved.index_job_id, saved.index_queue)] if saved else []
     return JobOutput(
         result=result,
         artifact=ArtifactDraft(kind="scene", title=title, text=text),
-        extras=extras,
+        follow_ups=follow_ups,
     )

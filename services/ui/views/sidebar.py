@@ -6,7 +6,7 @@ import streamlit as st
 
 from services.ui.api_client import NO_RESPONSE, ApiClient, ApiError, Book
 from services.ui.i18n import LANGUAGE_NAMES, Labels
-from services.ui.logic import book_label, readiness_rows
+from services.ui.logic import book_label, format_duration, queued_jobs, readiness_rows
 from services.ui.session import flash, readiness, show_flash
 from services.ui.views.editor import reset_editor
 
@@ -55,6 +55,13 @@ def services_panel(api: ApiClient, t: Labels) -> None:
         st.error(error)
     elif answer is not None and not answer.get("ready"):
         st.warning(t.t("not_ready"))
+    waiting, oldest = queued_jobs(answer)
+    if waiting:
+        # A backlog is not an outage: say how much waits, so a slow answer is explained.
+        st.caption(
+            t.t("jobs_queued", n=waiting, oldest=format_duration(oldest)),
+            help=t.t("jobs_queued_help"),
+        )
 
 
 def on_create_book(api: ApiClient, t: Labels) -> None:
