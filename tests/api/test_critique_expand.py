@@ -134,7 +134,7 @@ def test_expand_params_are_checked(api: httpx.Client, chapter: dict[str, Any]) -
 
 
 def test_expand_saved_chapter_gets_indexed(api: httpx.Client, chapter: dict[str, Any]) -> None:
-    """Needs the runner to send `JobOutput.extras["dispatch"]` after the job's commit."""
+    """Needs the runner to send `JobOutput.follow_ups` after the job's commit."""
     job_id = submit(
         api,
         "expand",

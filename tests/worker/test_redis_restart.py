@@ -132,7 +132,10 @@ def test_redis_restart_mid_reindex_loses_no_job(
             assert api.get(f"/books/{book}/chapters").status_code == 200
             time.sleep(0.2)
         assert slowest < 1.0, f"GET /jobs/{{id}} took {slowest:.2f}s while Redis was down"
-        refused = api.post(f"/books/{book}/reindex", json={"force": True})
+        # A forced reindex of this book would only queue behind the running one (coalescing)
+        # and need no broker yet; another book's reindex must be sent now, and cannot be.
+        other = api.post("/books", json={"title": "Outro"}).json()["id"]
+        refused = api.post(f"/books/{other}/reindex", json={"force": True})
         assert refused.status_code == 503 and "Redis" in refused.json()["detail"]
         lost = [c for c in children(api, book) if c["status"] == "queued"]
         assert lost, "the kill came too late: no chapter was left waiting in the queue"

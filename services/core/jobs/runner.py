@@ -36,7 +36,7 @@ from services.core.jobs.metrics import record_llm_usage
 from services.core.jobs.outbox import FollowUp
 from services.core.jobs.repository import JobRepository, job_queue
 from services.core.jobs.schemas import TERMINAL_STATUSES
-from services.core.jobs.submission import JobDispatcher, fail_undispatched, job_snapshot
+from services.core.jobs.submission import JobDispatcher, job_snapshot
 from services.core.llm.client import LLMClient, LLMError, TransientLLMError
 from services.core.logs import job_logging
 from services.core.memory.embeddings import MiniLMEmbedder
@@ -274,17 +274,22 @@ def _publish_parent(deps: WorkerDeps, update: ParentUpdate | None) -> None:
 
 def _send(deps: WorkerDeps, job_id: str, follow_ups: list[FollowUp]) -> None:
     """Send committed jobs: those the handler created (e.g. indexing a chapter it saved), the
-    next children of a fan-out parent, a job queued to run after this one. A job that cannot
-    be sent is marked failed, not left queued."""
+    next children of a fan-out parent, a job queued to run after this one. One the broker
+    refuses (Redis down) stays queued: the recovery scan of every worker sends it again once
+    it has waited JOB_QUEUED_RESEND_AFTER without a message — failing it instead would fail a
+    whole reindex for a broker blip no author saw."""
     for follow_up in follow_ups:
         try:
             if deps.dispatcher is None:
                 raise RuntimeError("this worker has no dispatcher")
             deps.dispatcher.dispatch(follow_up.job_id, follow_up.queue)
         except Exception as exc:
-            log.exception("could not send job %s created by job %s", follow_up.job_id, job_id)
-            with transaction(deps.sessions) as session:
-                fail_undispatched(session, follow_up.job_id, f"broker unavailable: {exc}")
+            log.warning(
+                "could not send job %s (after job %s): %s; the recovery scan sends it again",
+                follow_up.job_id,
+                job_id,
+                exc,
+            )
 
 
 def _finish(
