@@ -545,6 +545,8 @@ JOB_MESSAGES: dict[str, dict[str, str]] = {
         "Indexed {n} of {n} chapters; {n} failed; {n} cancelled": "{n} de {n} capítulos indexados; {n} falharam; {n} cancelados",
         "Indexed all {n} chapters": "Todos os {n} capítulos indexados",
         "Replaced by a newer reindex of this book": "Substituída por uma reindexação mais nova deste livro",
+        "{n} by jobs already queued": "{n} por trabalhos já na fila",
+        "Queued to run after the job already running for this": "Na fila, para depois do trabalho que já está rodando",
         "Started": "Começou",
         "Done": "Concluído",
         "Failed": "Falhou",

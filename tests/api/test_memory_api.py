@@ -116,10 +116,14 @@ def test_memory_explorer_and_guarded_deletes(api: httpx.Client, stack: Stack) ->
     assert chapter_docs(api, stack, book, saved["chapter_id"]) == []
     assert api.delete("/chroma/clear", params={"confirm": "yes"}).status_code == 422
 
+    # One reindex of the book (coalesced like POST /books/{id}/reindex), not a job per chapter.
     queued = api.post("/chroma/vectorize-existing", json={"book_id": book})
     assert queued.status_code == 202 and queued.json()["total"] == 1
     job = finished(api, queued.json()["jobs"][0]["id"])
-    assert job["result"]["skipped"] is False, "a deleted memory is rebuilt, not skipped"
+    assert job["kind"] == "reindex_book" and job["status"] == "succeeded", job
+    assert (job["result"]["indexed"], job["result"]["skipped"]) == (1, 0), (
+        "a deleted memory is rebuilt, not skipped"
+    )
     assert chapter_docs(api, stack, book, saved["chapter_id"])
     metadata = api.get(f"/metadata/book/{book}").json()
     assert metadata["chapters"][0]["indexed"] is True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import free_port
+from tests.conftest import Stack, free_port
 from tests.ui.pages import no_active_jobs, open_app, open_book, run_until, values
 
 
@@ -42,6 +43,30 @@ def test_english_labels(app: AppTest) -> None:
         "Memory",
         "Jobs",
     ]
+
+
+def test_sidebar_shows_the_backlog(
+    new_stack: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no worker running, a save's indexing waits: the sidebar says how much is queued."""
+    stack = new_stack("ui-backlog", with_worker=False)
+    try:
+        with stack.client() as api:
+            book = api.post("/books", json={"title": "Fila", "language": "pt-BR"}).json()["id"]
+            for n in range(2):
+                saved = api.post(
+                    "/chapter/save", json={"book_id": book, "title": f"C{n}", "text": "Texto."}
+                )
+                assert saved.status_code == 201, saved.text
+        monkeypatch.setenv("API_URL", stack.api_url)
+        app = open_app()
+        assert not app.exception
+        captions = values(app.sidebar.caption)
+        assert any(c.startswith("⏳ 2 trabalhos na fila") for c in captions), captions
+        app.sidebar.selectbox(key="ui_language").select("en").run()
+        assert any(c.startswith("⏳ 2 jobs queued") for c in values(app.sidebar.caption))
+    finally:
+        stack.stop()
 
 
 def test_creating_a_book_in_the_sidebar_stores_and_selects_it(

@@ -16,6 +16,7 @@ from services.ui.logic import (
     excerpt,
     format_duration,
     progress_fraction,
+    queued_jobs,
     readiness_rows,
     revision_diff,
     save_mode,
@@ -233,3 +234,22 @@ def test_every_label_key_is_used_by_the_ui() -> None:
         if f'"{key}"' not in source and not key.startswith(dynamic_prefixes)
     ]
     assert unused == []
+
+
+def test_queued_jobs_sums_the_backlog_and_takes_the_oldest_wait() -> None:
+    ready = {
+        "ready": True,
+        "checks": {},
+        "backlog": {
+            "queued": 5,
+            "queues": {
+                "index": {"queued": 4, "oldest_age_s": 12.5, "depth": 4},
+                "index_urgent": {"queued": 1, "oldest_age_s": 0.4, "depth": 1},
+                "llm": {"queued": 0, "oldest_age_s": None, "depth": 0},
+            },
+        },
+    }
+    assert queued_jobs(ready) == (5, 12.5)  # type: ignore[arg-type]
+    assert queued_jobs({"ready": True, "checks": {}}) == (0, None)
+    assert queued_jobs({"ready": False, "checks": {}, "backlog": None}) == (0, None)
+    assert queued_jobs(None) == (0, None)

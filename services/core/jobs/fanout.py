@@ -109,10 +109,10 @@ def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
     pending = active + len(plan.get("remaining") or [])
     progress = min(1.0, (skipped + handled_elsewhere + done + failed + cancelled) / total)
     message = f"Indexed {skipped + done} of {total} chapters"
-    if handled_elsewhere:
-        message += f" ({handled_elsewhere} by jobs already queued)"
     if failed:
         message += f"; {failed} failed"
+    if handled_elsewhere:
+        message += f" ({handled_elsewhere} by jobs already queued)"
     if pending:
         repo.set_progress(parent_id, progress, message, result=plan)
         return ParentUpdate(parent_id, progress, message, False)
