@@ -42,7 +42,7 @@ def readiness_rows(readiness: Readiness | None, error: str | None = None) -> lis
 
 def queued_jobs(readiness: Readiness | None) -> tuple[int, float | None]:
     """Jobs waiting for a worker across the queues, and the oldest one's wait in seconds."""
-    backlog = (readiness or {}).get("backlog") or None
+    backlog = readiness.get("backlog") if readiness is not None else None
     if not backlog:
         return 0, None
     ages = [q["oldest_age_s"] for q in backlog["queues"].values() if q.get("oldest_age_s")]
