@@ -45,7 +45,7 @@ def queued_jobs(readiness: Readiness | None) -> tuple[int, float | None]:
     backlog = readiness.get("backlog") if readiness is not None else None
     if not backlog:
         return 0, None
-    ages = [q["oldest_age_s"] for q in backlog["queues"].values() if q.get("oldest_age_s")]
+    ages = [age for q in backlog["queues"].values() if (age := q.get("oldest_age_s")) is not None]
     return int(backlog.get("queued", 0)), max(ages) if ages else None
 
 
