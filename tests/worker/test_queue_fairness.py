@@ -176,6 +176,16 @@ def test_repeated_saves_with_the_index_worker_stopped_queue_one_job(
             )
             assert float(age_line.rsplit(" ", 1)[1]) >= 1.0
 
+            # A reindex asked three times while queued: one job, widened by the forced request.
+            first_reindex = api.post(f"/books/{book}/reindex", json={})
+            assert first_reindex.status_code == 202
+            reindex_id = first_reindex.json()["id"]
+            again = api.post(f"/books/{book}/reindex", json={})
+            assert (again.status_code, again.json()["id"]) == (200, reindex_id)
+            forced = api.post(f"/books/{book}/reindex", json={"force": True})
+            assert (forced.status_code, forced.json()["id"]) == (200, reindex_id)
+            assert forced.json()["params"]["force"] is True
+
             stack.start_worker("index")
             job = succeeded(api, job_ids.pop(), timeout=180)
             assert job["result"]["chunks"] >= 1
@@ -183,6 +193,8 @@ def test_repeated_saves_with_the_index_worker_stopped_queue_one_job(
             docs = api.get(f"/chroma/collection/{name}").json()["items"]
             texts = [d["text"] for d in docs if ":chunk:" in d["id"]]
             assert texts and all("Version 9 lighthouse" in t for t in texts), texts
-            assert api.get("/jobs", params={"book_id": book}).json()["total"] == 1
+            succeeded(api, reindex_id, timeout=180)
+            index_jobs = api.get("/jobs", params={"book_id": book, "kind": "index_chapter"})
+            assert index_jobs.json()["total"] <= 2, "the saves' job, and at most the reindex's"
     finally:
         stack.stop()

@@ -259,16 +259,16 @@ class JobSubmitter:
     ) -> tuple[dict[str, Any], bool]:
         """The job's snapshot (plus `job_id`) and whether it was created; 503 if the broker is
         down (the job is then failed, not left queued)."""
-        submitted, follow_ups = self.run(lambda s: create_job(s, request, idempotency_key))
-        failed = self.send(follow_ups)
-        if submitted.job.id in failed:
+        def submit(session: Session) -> tuple[Submitted, dict[str, Any]]:
+            submitted = create_job(session, request, idempotency_key)
+            return submitted, job_snapshot(submitted.job)
+
+        (submitted, snapshot), follow_ups = self.run(submit)
+        if submitted.job.id in self.send(follow_ups):
             raise ServiceUnavailable(
                 "the job broker (Redis) is unavailable; the job was not queued, try again shortly"
             )
-        with transaction(self.sessions) as session:
-            job = JobRepository(session).get(submitted.job.id) or submitted.job
-            snapshot = job_snapshot(job)
-        return {**snapshot, "job_id": job.id}, submitted.created
+        return {**snapshot, "job_id": submitted.job.id}, submitted.created
 
     def run(self, work: Callable[[Session], T]) -> tuple[T, list[FollowUp]]:
         """Run `work` in one transaction; returns its value and the jobs to send now that it
