@@ -45,14 +45,12 @@ def chapter_text(n: int, words: int = 420) -> str:
 
 
 def pending_index_jobs(api: httpx.Client, book_id: str) -> Counter[str]:
-    per_chapter: Counter[str] = Counter()
-    for status in ("queued", "running"):
-        page = api.get(
-            "/jobs",
-            params={"book_id": book_id, "kind": "index_chapter", "status": status, "limit": 500},
-        ).json()
-        per_chapter.update(j["chapter_id"] for j in page["items"])
-    return per_chapter
+    """Queued or running index jobs per chapter, from one listing (one consistent snapshot:
+    two listings, one per status, would count a job that started in between twice)."""
+    page = api.get(
+        "/jobs", params={"book_id": book_id, "kind": "index_chapter", "limit": 500}
+    ).json()
+    return Counter(j["chapter_id"] for j in page["items"] if j["status"] in ("queued", "running"))
 
 
 def wait_idle(api: httpx.Client, book_id: str, timeout: float = 300) -> None:
