@@ -61,7 +61,11 @@ def test_metrics_follow_jobs_from_queue_to_end(late_stack: Stack) -> None:
         assert value(before, "copiloto_jobs", kind="suggest", status="queued") == 1
         assert value(before, "copiloto_jobs", kind="index_chapter", status="queued") == 1
         assert value(before, "copiloto_queue_depth", queue="llm") == 1
-        assert value(before, "copiloto_queue_depth", queue="index") == 1
+        # An author's save is indexed on the urgent index queue, ahead of bulk work.
+        assert value(before, "copiloto_queue_depth", queue="index_urgent") == 1
+        assert value(before, "copiloto_queue_depth", queue="index") == 0
+        assert value(before, "copiloto_queued_jobs", queue="index_urgent") == 1
+        assert value(before, "copiloto_queue_oldest_job_age_seconds", queue="index_urgent") >= 0
         assert not [k for k in before if k[0].startswith("copiloto_job_duration_seconds")]
         assert not [k for k in before if k[0].startswith("copiloto_llm_tokens")]
 
@@ -75,7 +79,10 @@ def test_metrics_follow_jobs_from_queue_to_end(late_stack: Stack) -> None:
         assert value(after, "copiloto_jobs", kind="suggest", status="succeeded") == 1
         assert value(after, "copiloto_jobs", kind="suggest", status="queued") is None
         assert value(after, "copiloto_queue_depth", queue="llm") == 0
-        assert value(after, "copiloto_queue_depth", queue="index") == 1
+        assert value(after, "copiloto_queue_depth", queue="index_urgent") == 1
+        assert value(after, "copiloto_queued_jobs", queue="llm") == 0
+        assert value(after, "copiloto_queue_oldest_job_age_seconds", queue="llm") == 0
+        assert value(after, "copiloto_queue_oldest_job_age_seconds", queue="index_urgent") > 0
         assert value(after, "copiloto_jobs", kind="index_chapter", status="queued") == 1
 
         done = {"kind": "suggest", "status": "succeeded"}
