@@ -104,3 +104,21 @@ def test_api_never_answers_5xx_and_matches_its_schema(
         run()
     except Unsatisfiable:
         pytest.skip("the operation takes no input that could be made invalid")
+
+
+def test_after_fuzzing_no_chapter_has_more_than_one_pending_index_job(fuzz_stack: Stack) -> None:
+    """Coalescing under a fuzzer's burst of saves, reindexes and vectorize-existing calls: the
+    index queues hold no more jobs than there are chapters."""
+    with fuzz_stack.client(headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+        pending = [
+            job["chapter_id"]
+            for job in api.get("/jobs", params={"kind": "index_chapter", "limit": 500}).json()[
+                "items"
+            ]
+            if job["status"] in ("queued", "running")
+        ]
+        assert len(pending) == len(set(pending)), "one pending index job per chapter at most"
+        books = api.get("/books", params={"limit": 500}).json()
+        items = books["items"] if isinstance(books, dict) else books
+        chapters = sum(len(api.get(f"/books/{b['id']}/chapters").json()) for b in items)
+        assert len(pending) <= chapters

@@ -29,9 +29,22 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/jobs", status_code=202, response_model=JobOut, dependencies=[JobSubmission])
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=JobOut,
+    dependencies=[JobSubmission],
+    responses={
+        200: {
+            "model": JobOut,
+            "description": "An earlier job with the same Idempotency-Key, or the pending job "
+            "of the same chapter or book that covers the request",
+        }
+    },
+)
 def create_job(body: JobCreate, state: StateDep, idempotency_key: IdempotencyKey = None) -> Any:
-    """Submit a job; answers 202 with the queued job (200 with the existing one for a repeated key)."""
+    """Submit a job; answers 202 with the queued job, 200 with an existing one (a repeated key,
+    or coalescing: e.g. the chapter's indexing already queued, which will index its latest text)."""
     snapshot, created = state.jobs.submit(body, idempotency_key)
     return JSONResponse(snapshot, status_code=202 if created else 200)
 

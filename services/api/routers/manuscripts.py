@@ -90,7 +90,12 @@ def import_manuscript(
     return JSONResponse(body, status_code=202 if created else 200)
 
 
-@router.post("/books/{book_id}/reindex", status_code=202, dependencies=[JobSubmission])
+@router.post(
+    "/books/{book_id}/reindex",
+    status_code=202,
+    dependencies=[JobSubmission],
+    responses={200: {"description": "A reindex of the book already pending covers the request"}},
+)
 def reindex_book(
     book_id: BookId,
     state: StateDep,

@@ -122,7 +122,11 @@ class VectorizeRequest(BaseModel):
     summarize: bool = Field(default=False, description="Also (re)write LLM summaries")
 
 
-@router.post("/chroma/vectorize-existing", status_code=202)
+@router.post(
+    "/chroma/vectorize-existing",
+    status_code=202,
+    responses={200: {"description": "Every book already had a reindex pending that covers it"}},
+)
 def vectorize_existing(state: StateDep, body: VectorizeRequest | None = None) -> JSONResponse:
     """Import chapter files missing from the catalog, then reindex the book (or every book):
     one `reindex_book` job per book, coalesced like `POST /books/{id}/reindex` — a reindex

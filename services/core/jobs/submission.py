@@ -259,6 +259,7 @@ class JobSubmitter:
     ) -> tuple[dict[str, Any], bool]:
         """The job's snapshot (plus `job_id`) and whether it was created; 503 if the broker is
         down (the job is then failed, not left queued)."""
+
         def submit(session: Session) -> tuple[Submitted, dict[str, Any]]:
             submitted = create_job(session, request, idempotency_key)
             return submitted, job_snapshot(submitted.job)
