@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import redis
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu import Queue
 from kombu.exceptions import ChannelError
 
 from services.core.config import Settings
@@ -35,14 +35,7 @@ def create_celery(settings: Settings) -> Celery:
         # or it would run twice (the job lease catches that case too).
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
         broker_connection_retry_on_startup=True,
-        # Each queue has its own direct exchange and routing key. A bare Queue(name) would be
-        # bound to the default exchange and key (`llm`), and then every message sent to any
-        # queue would be copied to all of them: bulk indexing would land on the `llm` worker
-        # and no queue could be preferred over another.
-        task_queues=tuple(
-            Queue(q.value, Exchange(q.value, type="direct"), routing_key=q.value)
-            for q in ALL_QUEUES
-        ),
+        task_queues=tuple(Queue(q.value) for q in ALL_QUEUES),
         task_default_queue=JobQueue.LLM.value,
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
