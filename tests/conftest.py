@@ -259,13 +259,18 @@ def stack(
         chroma=chroma_server,
         database_url=stack_database_url,
     )
-    with running.client() as client:
-        wait_until(
-            lambda: client.get("/ready").status_code == 200,
-            timeout=60,
-            what="stack readiness",
-            proc=None,
-        )
+    try:
+        with running.client() as client:
+            wait_until(
+                lambda: client.get("/ready").status_code == 200,
+                timeout=60,
+                what="stack readiness",
+                proc=None,
+            )
+    except BaseException:
+        # Workers left running would consume from the Redis database the next session claims.
+        running.stop()
+        raise
     yield running
     running.stop()
 
