@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -26,10 +26,14 @@ public = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"])
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
 @public.get("/health")
-def health() -> dict[str, str]:
+def health() -> HealthOut:
     """The API process is up."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
 def _check_worker(state: AppState) -> Check:
@@ -75,7 +79,25 @@ class LLMTest(BaseModel):
     max_tokens: int = Field(default=16, ge=1, le=256)
 
 
-@router.post("/test-llm")
+class LLMTestOut(BaseModel):
+    ok: bool
+    detail: str | None = Field(default=None, description="Why the LLM did not answer")
+    text: str | None = None
+    latency_ms: float | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    duration_s: float | None = None
+    time_to_first_token_s: float | None = None
+    sampling: dict[str, Any] | None = None
+
+
+@router.post(
+    "/test-llm",
+    response_model=LLMTestOut,
+    responses={503: {"model": LLMTestOut, "description": "The LLM did not answer"}},
+)
 def test_llm(state: StateDep, body: LLMTest | None = None) -> JSONResponse:
     """Send one short prompt straight to the LLM and report the answer and its latency."""
     request = body or LLMTest()

@@ -13,7 +13,7 @@ from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.routers.jobs import IdempotencyKey, enqueue
 from services.core.books.service import get_book
 from services.core.db import transaction
-from services.core.jobs.schemas import JobCreate
+from services.core.jobs.schemas import JobCreate, JobOut
 from services.core.manuscripts.exporting import (
     MEDIA_TYPES,
     export_book,
@@ -37,6 +37,15 @@ class ReindexRequest(BaseModel):
     summarize: bool = Field(default=False, description="Then queue LLM summaries (llm queue)")
 
 
+class ImportJobOut(JobOut):
+    job_id: str
+    preview: ManuscriptPreview = Field(description="How the file splits into chapters")
+
+
+class SubmittedJobOut(JobOut):
+    job_id: str
+
+
 def _display_name(filename: str | None) -> str:
     """The upload's own name, for messages only: never used as a path."""
     name = PurePath((filename or "").replace("\\", "/")).name
@@ -47,6 +56,7 @@ def _display_name(filename: str | None) -> str:
     "/books/{book_id}/import",
     status_code=202,
     dependencies=[JobSubmission],
+    response_model=ImportJobOut,
     responses={200: {"model": ManuscriptPreview, "description": "dry_run: the split only"}},
 )
 def import_manuscript(
@@ -90,7 +100,12 @@ def import_manuscript(
     return JSONResponse(body, status_code=202 if created else 200)
 
 
-@router.post("/books/{book_id}/reindex", status_code=202, dependencies=[JobSubmission])
+@router.post(
+    "/books/{book_id}/reindex",
+    status_code=202,
+    dependencies=[JobSubmission],
+    response_model=SubmittedJobOut,
+)
 def reindex_book(
     book_id: BookId,
     state: StateDep,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -11,16 +11,11 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import BookId, StateDep
 from services.api.routers.jobs import dispatch_committed
-from services.core.books.repository import BookRepository
-from services.core.books.service import get_book
-from services.core.chapters.disk_import import import_chapter_files
-from services.core.chapters.repository import ChapterRepository
-from services.core.db import transaction
+from services.core.chapters import indexing
 from services.core.errors import InvalidInput, NotFound
 from services.core.health import check_chroma
 from services.core.ids import ID_PATTERN, is_valid_id
-from services.core.jobs.schemas import JobCreate
-from services.core.jobs.service import create_job, job_snapshot
+from services.core.jobs.schemas import JobOut
 
 log = logging.getLogger("copiloto.audit")
 router = APIRouter(tags=["memory"])
@@ -28,8 +23,61 @@ router = APIRouter(tags=["memory"])
 CLEAR_ALL_CONFIRMATION = "DELETE-ALL-MEMORY"
 
 
+class MemoryStatusOut(BaseModel):
+    mode: Literal["server", "embedded"]
+    host: str | None
+    port: int | None
+    collection_prefix: str
+    embedding_model: str
+    state: str = Field(description="up, down or loading")
+    detail: str
+    latency_ms: float
+    ok: bool
+    documents: int | None = Field(default=None, description="Passages held; null when down")
+
+
+class CollectionOut(BaseModel):
+    name: str
+    count: int
+    metadata: dict[str, Any]
+
+
+class MemoryDocumentOut(BaseModel):
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class DocumentPageOut(BaseModel):
+    name: str
+    book_id: str
+    total: int
+    limit: int
+    offset: int
+    items: list[MemoryDocumentOut]
+
+
+class ClearedOut(BaseModel):
+    deleted: int = Field(description="Passages deleted")
+
+
+class BookClearedOut(ClearedOut):
+    book_id: str
+
+
+class ImportedChapter(BaseModel):
+    book_id: str
+    chapter_id: str
+
+
+class VectorizedOut(BaseModel):
+    jobs: list[JobOut] = Field(description="The index_chapter jobs queued")
+    total: int
+    imported: list[ImportedChapter] = Field(description="Chapter files that joined the catalog")
+
+
 @router.get("/chroma/status")
-def chroma_status(state: StateDep) -> dict[str, Any]:
+def chroma_status(state: StateDep) -> MemoryStatusOut:
     """Where memory lives, whether it answers, and how many passages it holds."""
     s = state.settings
     check = check_chroma(s.chroma_host, s.chroma_port)
@@ -43,14 +91,14 @@ def chroma_status(state: StateDep) -> dict[str, Any]:
     }
     if check.ok:
         body["documents"] = state.memory.count()
-    return body
+    return MemoryStatusOut.model_validate(body)
 
 
 @router.get("/chroma/collections")
-def chroma_collections(state: StateDep) -> list[dict[str, Any]]:
+def chroma_collections(state: StateDep) -> list[CollectionOut]:
     """This system's memory collections (one per book), with their size and metadata."""
     return [
-        {"name": c.name, "count": c.count(), "metadata": c.metadata or {}}
+        CollectionOut(name=c.name, count=c.count(), metadata=c.metadata or {})
         for c in state.memory.collections()
     ]
 
@@ -61,7 +109,7 @@ def chroma_collection(
     state: StateDep,
     limit: int = Query(20, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> dict[str, Any]:
+) -> DocumentPageOut:
     """A page of one book's memory: its passages and summaries with their metadata."""
     book_id = name.removeprefix(f"{state.memory.prefix}-")
     if not state.memory.owns(name) or not is_valid_id(book_id):
@@ -70,14 +118,14 @@ def chroma_collection(
             f"(its collections are named {state.memory.prefix}-<book_id>)"
         )
     docs, total = state.memory.documents(book_id, limit=limit, offset=offset)
-    return {
-        "name": name,
-        "book_id": book_id,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "items": [{"id": d.doc_id, "text": d.text, "metadata": d.metadata} for d in docs],
-    }
+    return DocumentPageOut(
+        name=name,
+        book_id=book_id,
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[MemoryDocumentOut(id=d.doc_id, text=d.text, metadata=d.metadata) for d in docs],
+    )
 
 
 @router.delete("/chroma/clear")
@@ -86,15 +134,13 @@ def chroma_clear(
     confirm: str = Query(
         ..., description=f"Must be exactly {CLEAR_ALL_CONFIRMATION!r}: deletes every book's memory"
     ),
-) -> dict[str, Any]:
+) -> ClearedOut:
     """Delete the whole memory (every book). The catalog and chapter texts stay."""
     if confirm != CLEAR_ALL_CONFIRMATION:
         raise InvalidInput(f"to clear all memory send confirm={CLEAR_ALL_CONFIRMATION}")
-    removed = state.memory.clear()
-    with transaction(state.sessions) as session:
-        ChapterRepository(session).forget_indexing(book_id=None)
+    removed = indexing.forget_memory(state.sessions, state.memory, book_id=None)
     log.warning("memory cleared: %s documents deleted", removed)
-    return {"deleted": removed}
+    return ClearedOut(deleted=removed)
 
 
 @router.delete("/chroma/book/{book_id}")
@@ -102,17 +148,13 @@ def chroma_delete_book(
     book_id: BookId,
     state: StateDep,
     confirm: str = Query(..., description="Must repeat the book id"),
-) -> dict[str, Any]:
+) -> BookClearedOut:
     """Delete one book's memory (its chapters stay in the catalog and can be reindexed)."""
     if confirm != book_id:
         raise InvalidInput("to delete this book's memory send confirm=<the same book id>")
-    with transaction(state.sessions) as session:
-        get_book(session, book_id)
-    removed = state.memory.delete_book(book_id)
-    with transaction(state.sessions) as session:
-        ChapterRepository(session).forget_indexing(book_id=book_id)
+    removed = indexing.forget_memory(state.sessions, state.memory, book_id=book_id)
     log.warning("memory of book %s deleted: %s documents", book_id, removed)
-    return {"book_id": book_id, "deleted": removed}
+    return BookClearedOut(book_id=book_id, deleted=removed)
 
 
 class VectorizeRequest(BaseModel):
@@ -121,42 +163,24 @@ class VectorizeRequest(BaseModel):
     summarize: bool = Field(default=False, description="Also (re)write LLM summaries")
 
 
-@router.post("/chroma/vectorize-existing", status_code=202)
+@router.post("/chroma/vectorize-existing", status_code=202, response_model=VectorizedOut)
 def vectorize_existing(state: StateDep, body: VectorizeRequest | None = None) -> JSONResponse:
     """Import chapter files missing from the catalog, then queue an `index_chapter` job for every
     chapter of the book (or of every book)."""
     request = body or VectorizeRequest()
-    params = {"force": request.force, "summarize": request.summarize}
-    with transaction(state.sessions) as session:
-        # Chapters kept only as files (the original layout) join the catalog first.
-        imported = import_chapter_files(
-            session,
-            state.settings.chapters_dir,
-            max_chars=state.settings.max_text_chars,
-            book_id=request.book_id,
-        )
-        if request.book_id is not None:
-            book_ids = [get_book(session, request.book_id).id]
-        else:
-            book_ids = [b.id for b in BookRepository(session).list(limit=10_000)]
-        jobs = []
-        repo = ChapterRepository(session)
-        for book_id in book_ids:
-            for chapter in repo.list_for_book(book_id):
-                job, _ = create_job(
-                    session,
-                    JobCreate(
-                        kind="index_chapter",
-                        book_id=book_id,
-                        chapter_id=chapter.id,
-                        params=params,
-                    ),
-                )
-                jobs.append(job_snapshot(job))
-    queued = [j for j in jobs if dispatch_committed(state, j["id"], "index")]
-    body_out = {
-        "jobs": queued,
-        "total": len(queued),
-        "imported": [{"book_id": b, "chapter_id": c} for b, c in imported],
-    }
-    return JSONResponse(body_out, status_code=202)
+    s = state.settings
+    done = indexing.vectorize_existing(
+        state.sessions,
+        s.chapters_dir,
+        lambda job_id: dispatch_committed(state, job_id, "index"),
+        max_chars=s.max_text_chars,
+        book_id=request.book_id,
+        force=request.force,
+        summarize=request.summarize,
+    )
+    out = VectorizedOut(
+        jobs=[JobOut.model_validate(j) for j in done.jobs],
+        total=len(done.jobs),
+        imported=[ImportedChapter(book_id=b, chapter_id=c) for b, c in done.imported],
+    )
+    return JSONResponse(out.model_dump(mode="json"), status_code=202)

@@ -16,13 +16,13 @@ from pydantic import BaseModel, Field, create_model
 from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.routers.jobs import enqueue
 from services.api.state import AppState
-from services.core.books.service import get_book
-from services.core.chapters.repository import ChapterRepository
+from services.core.chapters import service as chapters
+from services.core.chapters.schemas import BookMetadataOut
 from services.core.db import transaction
 from services.core.ids import ID_PATTERN
 from services.core.jobs.events import decode_event, stream_key
 from services.core.jobs.kinds import JOB_KINDS
-from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate
+from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate, JobOut
 from services.core.jobs.service import get_job, job_snapshot
 
 router = APIRouter(tags=["writing (original API)"])
@@ -37,6 +37,10 @@ SHIMS = {
     "/metadata/extract": "extract_metadata",
 }
 MAX_WAIT_S = 120.0
+
+
+class ShimJobOut(JobOut):
+    job_id: str = Field(description="The job's id again, as the original API named it")
 
 
 def wait_for_final(state: AppState, job_id: str, wait_s: float) -> dict[str, Any]:
@@ -97,6 +101,8 @@ def _add_shim(path: str, kind: str) -> None:
         methods=["POST"],
         name=f"shim_{kind}",
         status_code=202,
+        response_model=ShimJobOut,
+        responses={200: {"model": ShimJobOut, "description": "`?wait=`: the job ended in time"}},
         dependencies=[JobSubmission],
     )
 
@@ -107,25 +113,7 @@ for _path, _kind in SHIMS.items():
 
 
 @router.get("/metadata/book/{book_id}")
-def book_metadata(book_id: BookId, state: StateDep) -> dict[str, Any]:
+def book_metadata(book_id: BookId, state: StateDep) -> BookMetadataOut:
     """Each chapter's extracted metadata and summary, in reading order."""
     with transaction(state.sessions) as session:
-        book = get_book(session, book_id)
-        chapters = ChapterRepository(session).list_for_book(book_id)
-        return {
-            "book_id": book.id,
-            "title": book.title,
-            "language": book.language,
-            "genre": book.genre,
-            "chapters": [
-                {
-                    "chapter_id": c.id,
-                    "position": c.position,
-                    "title": c.title,
-                    "metadata": c.meta or {},
-                    "summary": c.summary,
-                    "indexed": c.in_memory,
-                }
-                for c in chapters
-            ],
-        }
+        return chapters.book_metadata(session, book_id)

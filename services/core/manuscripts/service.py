@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
-from services.core.chapters.service import current_text, save_new_chapter
+from services.core.chapters.service import ChapterText, current_text, save_new_chapter
 from services.core.errors import NotFound, PayloadTooLarge
 from services.core.files import atomic_write_bytes
 from services.core.ids import is_valid_id
@@ -104,12 +104,8 @@ def preview(
 
 @dataclass(frozen=True)
 class SavedManuscript:
-    created: list[tuple[str, str, str]]  # (chapter_id, title, text) of the chapters added now
+    created: list[ChapterText]  # the chapters added now
     existing: list[str]  # ids of chapters an earlier import of the same file already saved
-
-    @property
-    def chapter_ids(self) -> list[str]:
-        return sorted([c[0] for c in self.created] + self.existing)
 
 
 def save_manuscript(
@@ -119,14 +115,14 @@ def save_manuscript(
     get_book(session, book_id)
     repo = ChapterRepository(session)
     position = repo.next_position(book_id)
-    created: list[tuple[str, str, str]] = []
+    created: list[ChapterText] = []
     existing: list[str] = []
     for index, chapter in enumerate(manuscript.chapters):
         chapter_id = import_chapter_id(book_id, sha256, index)
         if repo.get(chapter_id) is not None:
             existing.append(chapter_id)
             continue
-        save_new_chapter(
+        saved = save_new_chapter(
             session,
             book_id=book_id,
             title=chapter.title,
@@ -137,7 +133,7 @@ def save_manuscript(
             chapter_id=chapter_id,
         )
         position += 1
-        created.append((chapter_id, chapter.title, chapter.text))
+        created.append(saved)
     return SavedManuscript(created, existing)
 
 

@@ -10,12 +10,17 @@ from sqlalchemy.orm import Session
 
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
-from services.core.chapters.service import current_text, get_chapter, save_new_chapter
+from services.core.chapters.saving import IndexJobs, SavedChapter, mirror, save_chapters, snapshot
+from services.core.chapters.service import (
+    ChapterText,
+    current_text,
+    get_chapter,
+    save_new_chapter,
+)
 from services.core.db import transaction
 from services.core.errors import InvalidInput
-from services.core.files import ChapterFiles
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
-from services.core.jobs.schemas import ExpandIdea, ExpandParams, JobCreate
+from services.core.jobs.schemas import ExpandIdea, ExpandParams
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
@@ -58,10 +63,7 @@ class StartingPoint:
 
 @dataclass(frozen=True)
 class SavedScene:
-    chapter_id: str
-    position: int
-    title: str
-    text: str
+    chapter: SavedChapter
     index_job_id: str
 
 
@@ -110,8 +112,9 @@ def run_expand(ctx: JobContext) -> JobOutput:
         # An earlier attempt saved its scene, then stopped before the job finished: hand back
         # that scene rather than write a second one that would disagree with the saved chapter.
         ctx.reporter.progress(0.95, "The scene was saved by an earlier attempt of this job")
-        _mirror(ctx, earlier)
-        return _output(earlier.text, None, earlier.title, language, [], False, earlier, [])
+        mirror(ctx.settings.chapters_dir, [earlier.chapter])
+        scene = earlier.chapter
+        return _output(scene.text, None, scene.title, language, [], False, earlier, [])
     lang = template_language(language)
     title = params.chapter_title or (params.idea.title if params.idea else DEFAULT_TITLE[lang])
     notes: list[str] = []
@@ -146,7 +149,6 @@ def run_expand(ctx: JobContext) -> JobOutput:
     if params.save_as_chapter:
         ctx.reporter.progress(0.94, "Saving the scene as a chapter")
         saved = _save_scene(ctx, title, completion.text.strip())
-        _mirror(ctx, saved)
     ctx.reporter.progress(0.97, "Saving the scene")
     return _output(completion.text, completion, title, language, passages, truncated, saved, notes)
 
@@ -159,51 +161,48 @@ def _starting_point(session: Session, ctx: JobContext, params: ExpandParams) -> 
     return StartingPoint(chapter.title, current_text(session, chapter).text)
 
 
-def _index_job_id(session: Session, ctx: JobContext, chapter_id: str) -> str:
-    """The saved chapter's `index_chapter` job; its key makes a rerun get the same job back."""
-    # Deferred: services.core.jobs.service imports the kind registry, which imports this module.
-    from services.core.jobs.service import create_job
+def _index_jobs(ctx: JobContext) -> IndexJobs:
+    """The saved chapter's `index_chapter` job; its key makes a rerun get the same job back.
+    No `send`: the runner sends it once this job's own commit is done (a follow-up)."""
+    # Deferred: the job kind registry imports this module, and chapters.indexing creates jobs.
+    # TODO(issue 14, job submission): top-level import once the kinds.py cycle is broken.
+    from services.core.chapters.indexing import index_chapter_request
 
-    request = JobCreate(kind="index_chapter", book_id=ctx.book_id, chapter_id=chapter_id)
-    job, _ = create_job(session, request, idempotency_key=f"expand:{ctx.job_id}:index_chapter")
-    return job.id
+    return IndexJobs(index_chapter_request(f"expand:{ctx.job_id}:index_chapter"))
 
 
 def _saved_by_earlier_attempt(session: Session, ctx: JobContext) -> SavedScene | None:
     chapter = ChapterRepository(session).get(scene_chapter_id(ctx.job_id))
     if chapter is None or chapter.book_id != ctx.book_id:
         return None
-    text = current_text(session, chapter).text
-    index_job_id = _index_job_id(session, ctx, chapter.id)
-    return SavedScene(chapter.id, chapter.position, chapter.title, text, index_job_id)
+    saved = snapshot(ChapterText(chapter, current_text(session, chapter)))
+    index_job_id = _index_jobs(ctx).request(session, [saved])
+    assert index_job_id is not None
+    return SavedScene(saved, index_job_id)
 
 
 def _save_scene(ctx: JobContext, title: str, text: str) -> SavedScene:
     """The chapter and its `index_chapter` job commit together; the worker dispatches the job."""
     assert ctx.book_id is not None
+    book_id = ctx.book_id
     if not text:
         raise InvalidInput("the model wrote an empty scene: nothing to save as a chapter")
-    with transaction(ctx.sessions) as session:
+
+    def write(session: Session) -> list[ChapterText]:
         saved = save_new_chapter(
             session,
-            book_id=ctx.book_id,
+            book_id=book_id,
             title=title,
             text=text,
             max_chars=ctx.settings.max_text_chars,
             source="ai",
             chapter_id=scene_chapter_id(ctx.job_id),
         )
-        chapter_id, position = saved.chapter.id, saved.chapter.position
-        index_job_id = _index_job_id(session, ctx, chapter_id)
-    return SavedScene(chapter_id, position, title, text, index_job_id)
+        return [saved]
 
-
-def _mirror(ctx: JobContext, saved: SavedScene) -> None:
-    # The catalog is the truth; the Markdown mirror follows the commit, as for the author's saves.
-    assert ctx.book_id is not None
-    ChapterFiles(ctx.settings.chapters_dir).write_chapter(
-        ctx.book_id, saved.chapter_id, saved.title, saved.text
-    )
+    result = save_chapters(ctx.sessions, ctx.settings.chapters_dir, write, _index_jobs(ctx))
+    assert result.index_job_id is not None
+    return SavedScene(result.chapter, result.index_job_id)
 
 
 def _related_passages(
@@ -242,8 +241,8 @@ def _output(
         "language": language,
         "citations": [p.as_citation() for p in passages],
         "notes": notes,
-        "saved_chapter_id": saved.chapter_id if saved else None,
-        "saved_chapter_position": saved.position if saved else None,
+        "saved_chapter_id": saved.chapter.chapter_id if saved else None,
+        "saved_chapter_position": saved.chapter.position if saved else None,
         "index_job_id": saved.index_job_id if saved else None,
         "receipt": {
             **(completion.receipt() if completion else {"reused_saved_scene": True}),
