@@ -46,9 +46,16 @@ def _check_worker(state: AppState) -> Check:
     return timed(probe)
 
 
+class CheckOut(BaseModel):
+    state: Literal["up", "down", "loading"]
+    detail: str
+    latency_ms: float
+    ok: bool
+
+
 class ReadyOut(BaseModel):
     ready: bool
-    checks: dict[str, dict[str, Any]] = Field(description="Per dependency: state, latency, detail")
+    checks: dict[str, CheckOut] = Field(description="Per dependency: state, latency, detail")
 
 
 @router.get(
