@@ -26,6 +26,7 @@ from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
+from services.core.writing.recall import recall
 from services.core.writing.suggest import fit_chapter_text
 
 log = logging.getLogger(__name__)
@@ -216,12 +217,10 @@ def _related_passages(
     top_k = ctx.settings.memory_top_k
     # The starting chapter is in the prompt already; its passages would only repeat it.
     skip = ctx.chapter_id if start.text else None
-    try:
-        return ctx.memory.search(ctx.book_id, query, top_k, exclude_chapter=skip)
-    except Exception as exc:
-        log.warning("expand without memory for job %s: %s", ctx.job_id, exc)
-        notes.append(f"the book's memory is unavailable ({exc}); scene written without it")
-        return []
+    book_id = ctx.book_id
+    found = recall(ctx, lambda: ctx.memory.search(book_id, query, top_k, exclude_chapter=skip))
+    notes += found.notes
+    return found.passages
 
 
 def _output(
