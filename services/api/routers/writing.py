@@ -7,7 +7,7 @@ with `?wait=<seconds>` and the job ends in time.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -52,7 +52,8 @@ def wait_for_final(state: AppState, job_id: str, wait_s: float) -> dict[str, Any
     while not final and (remaining := deadline - time.monotonic()) > 0:
         # Short blocks: the client's socket timeout (5 s) must not fire during a long wait.
         block_ms = max(1, int(min(remaining, 3.0) * 1000))
-        for _, entries in state.redis.xread({key: cursor}, count=500, block=block_ms) or []:
+        batch = cast(list[Any], state.redis.xread({key: cursor}, count=500, block=block_ms))
+        for _, entries in batch or []:
             for entry_id, fields in entries:
                 cursor = entry_id
                 final = final or decode_event(fields).get("type") == "final"
