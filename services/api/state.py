@@ -17,7 +17,7 @@ from services.core.llm.client import LLMClient
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
 from services.core.ratelimit import JobRateLimiter
-from services.worker.celery_app import CeleryDispatcher, create_celery
+from services.broker.celery_app import CeleryDispatcher, create_celery
 
 
 @dataclass

@@ -28,7 +28,7 @@ from services.core.jobs.runner import (
 )
 from services.core.llm.client import LLMClient
 from services.core.logs import configure_logging, current_job_id
-from services.worker.celery_app import (
+from services.broker.celery_app import (
     RUN_JOB_TASK,
     CeleryDispatcher,
     create_celery,

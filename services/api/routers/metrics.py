@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from services.api.deps import StateDep
 from services.core.jobs.kinds import JOB_KINDS
 from services.core.jobs.metrics import CONTENT_TYPE, JobMetricsCollector, render_metrics
-from services.worker.celery_app import queue_depths
+from services.broker.celery_app import queue_depths
 
 router = APIRouter(tags=["health"])
 
