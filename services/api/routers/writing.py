@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.routers.jobs import enqueue
@@ -63,14 +63,25 @@ def wait_for_final(state: AppState, job_id: str, wait_s: float) -> dict[str, Any
 
 def _request_model(kind: str) -> type[BaseModel]:
     spec = JOB_KINDS[kind]
+    stand_in = spec.chapter_or_param
     chapter_field: Any = (
         (str, Field(pattern=ID_PATTERN, max_length=64))
-        if spec.needs_chapter
+        if spec.needs_chapter and not stand_in
         else (str | None, Field(default=None, pattern=ID_PATTERN, max_length=64))
     )
+    validators: dict[str, Any] = {}
+    if spec.needs_chapter and stand_in:
+
+        def chapter_or_stand_in(body: BaseModel) -> BaseModel:
+            if getattr(body, "chapter_id", None) is None and getattr(body, stand_in) is None:
+                raise ValueError(f"send a chapter_id (a saved chapter) or the {stand_in}")
+            return body
+
+        validators["_chapter_or_stand_in"] = model_validator(mode="after")(chapter_or_stand_in)
     return create_model(
         f"{kind.title().replace('_', '')}Request",
         __base__=spec.params,
+        __validators__=validators,
         book_id=(str, Field(pattern=ID_PATTERN, max_length=64)),
         chapter_id=chapter_field,
     )

@@ -41,6 +41,8 @@ class JobKind:
     queue: str  # "llm" for interactive generation, "index" for bulk CPU work
     needs_book: bool
     needs_chapter: bool
+    # A param that stands in for the chapter when given (`extract_metadata`'s `text`).
+    chapter_or_param: str | None = None
 
 
 JOB_KINDS: dict[str, JobKind] = {
@@ -64,6 +66,7 @@ JOB_KINDS: dict[str, JobKind] = {
             "llm",
             needs_book=True,
             needs_chapter=True,
+            chapter_or_param="text",
         ),
         JobKind(
             "critique", CritiqueParams, run_critique, "llm", needs_book=True, needs_chapter=True
