@@ -7,16 +7,23 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import ChapterText, current_text, save_new_chapter
+from services.core.db import transaction
 from services.core.errors import NotFound, PayloadTooLarge
 from services.core.files import atomic_write_bytes
 from services.core.ids import is_valid_id
+from services.core.jobs.schemas import JobCreate
 from services.core.manuscripts.exporting import BookInfo
-from services.core.manuscripts.parsing import Manuscript, ParsedChapter
+from services.core.manuscripts.parsing import (
+    Manuscript,
+    ParsedChapter,
+    manuscript_format,
+    parse_manuscript,
+)
 from services.core.manuscripts.schemas import ChapterPreview, ManuscriptPreview
 
 PREVIEW_CHARS = 160
@@ -72,6 +79,44 @@ def check_upload_size(size: int, limit: int) -> None:
         raise PayloadTooLarge(
             f"the file has {size:,} bytes; the upload limit is {limit:,} (MAX_UPLOAD_BYTES)"
         )
+
+
+def prepare_import(
+    sessions: sessionmaker[Session],
+    uploads: ManuscriptUploads,
+    book_id: str,
+    filename: str,
+    data: bytes,
+    *,
+    max_bytes: int,
+    keep: bool,
+    reindex: bool,
+    summarize: bool,
+) -> tuple[ManuscriptPreview, JobCreate | None]:
+    """Check and split an uploaded book file. With `keep`, the file waits in the uploads folder
+    and the `import_manuscript` job to submit comes back too; without, the split only.
+
+    `filename` is for messages and the file type only, never a path. A bad file raises a 4xx
+    error here, before anything is saved."""
+    fmt = manuscript_format(filename)
+    check_upload_size(len(data), max_bytes)
+    with transaction(sessions) as session:
+        language = get_book(session, book_id).language
+    manuscript = parse_manuscript(filename, data, language=language)
+    sha256 = file_sha256(data)
+    with transaction(sessions) as session:
+        split = preview(session, book_id, filename, sha256, manuscript)
+    if not keep:
+        return split, None
+    uploads.keep(book_id, sha256, fmt, data)
+    params = {
+        "sha256": sha256,
+        "format": fmt,
+        "filename": filename,
+        "reindex": reindex,
+        "summarize": summarize,
+    }
+    return split, JobCreate(kind="import_manuscript", book_id=book_id, params=params)
 
 
 def preview(
