@@ -224,6 +224,13 @@ def result_field(view: JobView, name: str) -> Any:
     return (view.result or {}).get(name)
 
 
+def show_notes(view: JobView, t: Labels) -> None:
+    """The notes a result carries (memory unavailable or empty, a cut answer …), in the UI's
+    language: every writing result shows them the same way."""
+    for note in result_field(view, "notes") or []:
+        st.caption(f"ℹ️ {translate_message(str(note), t.language)}")
+
+
 def max_tokens_input(key: str, t: Labels) -> int | None:
     """How long the answer may be; empty leaves it to the server's default."""
     value = st.number_input(

@@ -233,3 +233,11 @@ def test_every_label_key_is_used_by_the_ui() -> None:
         if f'"{key}"' not in source and not key.startswith(dynamic_prefixes)
     ]
     assert unused == []
+
+
+def test_the_memory_notes_of_writing_results_are_translated() -> None:
+    from services.core.writing.recall import EMPTY_NOTE, UNAVAILABLE_NOTE
+
+    down = translate_message(UNAVAILABLE_NOTE.format(error="connection refused"), "pt-BR")
+    assert down == "a memória do livro está indisponível (connection refused); escrito sem ela"
+    assert translate_message(EMPTY_NOTE, "pt-BR").startswith("a memória do livro não achou")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from services.core.chapters.repository import ChapterRepository
@@ -16,8 +15,6 @@ from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
 from services.core.writing.recall import empty_note, recall
-
-log = logging.getLogger(__name__)
 
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
 NO_FOCUS = {"pt-BR": "(coerência e continuidade em geral)", "en": "(coherence and continuity)"}

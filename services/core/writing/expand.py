@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +27,6 @@ from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
 from services.core.writing.recall import recall
 from services.core.writing.suggest import fit_chapter_text
-
-log = logging.getLogger(__name__)
 
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
 NO_REQUEST = {"pt-BR": "(nenhum pedido específico)", "en": "(no specific request)"}

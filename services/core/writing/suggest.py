@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -15,8 +14,6 @@ from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
 from services.core.writing.recall import Recall, recall
-
-log = logging.getLogger(__name__)
 
 NO_REQUEST = {"pt-BR": "(nenhum pedido específico)", "en": "(no specific request)"}
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
