@@ -1,7 +1,8 @@
 """The production stack (docker-compose.yml + Dockerfile), checked by construction.
 
-No Docker engine is needed: the compose file is parsed with PyYAML and checked against DESIGN §2
-(services, ports, environment names) and §7 (vLLM serving `book-llm`). When a `docker compose`
+No Docker engine is needed: the compose file is parsed with PyYAML and checked against README.md
+("What runs where": services, ports, environment names; "Production and scaling": vLLM serving
+`book-llm`). When a `docker compose`
 (or a v2 `docker-compose`) CLI is on the PATH, `config -q` validates it against the compose
 schema too; that command needs no engine. Commands are checked against this repository (the
 modules, factories, files and entry points they name exist), and the healthchecks and the

@@ -26,7 +26,7 @@ def parse_events(lines: Iterable[str], *, comments: bool = False) -> Iterator[Ss
     With `comments`, the server's keep-alive lines come out as `comment` events, so a reader
     can notice a quiet stream and stop.
     """
-    event, data, event_id = "message", [], None
+    event, data, event_id = "message", list[str](), None
     for line in lines:
         if not line:
             if data:

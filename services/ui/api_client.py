@@ -10,15 +10,15 @@ from typing import Any, Literal, NotRequired, Required, Self, TypedDict, cast
 
 import httpx
 
-from services.api.sse import parse_events
-from services.core.config import Settings
+from services.ui.settings import UiSettings
+from services.ui.sse import parse_events
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # `ApiError.status` when no HTTP answer came back at all (connection refused, timeout).
 NO_RESPONSE = 0
 # A whole book goes up or comes down in one request: parsing a long EPUB takes a while.
-UPLOAD_TIMEOUT_S = 120.0
+UPLOAD_TIMEOUT_S = UiSettings.model_fields["upload_timeout_s"].default
 
 
 class Book(TypedDict):
@@ -38,6 +38,7 @@ class Chapter(TypedDict):
     title: str
     current_revision: int
     word_count: int
+    content_hash: str
     summary: NotRequired[str | None]
     metadata: NotRequired[dict[str, Any]]
     in_memory: NotRequired[bool]
@@ -77,6 +78,7 @@ class Job(TypedDict):
     message: str
     book_id: str | None
     chapter_id: str | None
+    parent_id: NotRequired[str | None]
     params: dict[str, Any]
     result: dict[str, Any] | None
     error: str | None
@@ -95,8 +97,9 @@ class JobPage(TypedDict):
 
 
 class Check(TypedDict):
-    state: str  # up | down | loading
+    state: Literal["up", "down", "loading"]
     detail: str
+    latency_ms: float
     ok: bool
 
 
@@ -138,8 +141,9 @@ class MemoryStatus(TypedDict):
     embedding_model: str
     state: str
     detail: str
+    latency_ms: float
     ok: bool
-    documents: NotRequired[int]
+    documents: NotRequired[int | None]
 
 
 class Collection(TypedDict):
@@ -161,6 +165,14 @@ class DocumentPage(TypedDict):
     limit: int
     offset: int
     items: list[MemoryDocument]
+
+
+class Cleared(TypedDict):
+    deleted: int
+
+
+class BookCleared(Cleared):
+    book_id: str
 
 
 class ChapterPreview(TypedDict):
@@ -253,17 +265,27 @@ class ApiClient:
         token: str | None = None,
         *,
         timeout_s: float = 30.0,
+        upload_timeout_s: float = UPLOAD_TIMEOUT_S,
+        events_read_timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
+        self.upload_timeout_s = upload_timeout_s
+        self.events_read_timeout_s = events_read_timeout_s
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ApiClient:
-        return cls(settings.api_url, settings.api_token)
+    def from_settings(cls, settings: UiSettings) -> ApiClient:
+        return cls(
+            settings.api_url,
+            settings.api_token,
+            timeout_s=settings.request_timeout_s,
+            upload_timeout_s=settings.upload_timeout_s,
+            events_read_timeout_s=settings.events_read_timeout_s,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -466,7 +488,7 @@ class ApiClient:
         return cast(Job, self._request("POST", f"/jobs/{job_id}/cancel"))
 
     def job_events(
-        self, job_id: str, *, last_event_id: str | None = None, read_timeout_s: float = 30.0
+        self, job_id: str, *, last_event_id: str | None = None, read_timeout_s: float | None = None
     ) -> Generator[JobEvent, None, None]:
         """Follow a job's server-sent events until its `final` event (or the stream ends).
 
@@ -476,7 +498,7 @@ class ApiClient:
         headers = {"Accept": "text/event-stream"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
-        timeout = httpx.Timeout(10.0, read=read_timeout_s)
+        timeout = httpx.Timeout(10.0, read=read_timeout_s or self.events_read_timeout_s)
         try:
             with self._http.stream(
                 "GET", f"/jobs/{job_id}/events", headers=headers, timeout=timeout
@@ -505,7 +527,7 @@ class ApiClient:
                 f"/books/{book_id}/import",
                 params={"dry_run": "true"},
                 files={"file": (filename, data)},
-                timeout=UPLOAD_TIMEOUT_S,
+                timeout=self.upload_timeout_s,
             ),
         )
 
@@ -520,7 +542,7 @@ class ApiClient:
                 f"/books/{book_id}/import",
                 params={"reindex": str(reindex).lower()},
                 files={"file": (filename, data)},
-                timeout=UPLOAD_TIMEOUT_S,
+                timeout=self.upload_timeout_s,
             ),
         )
 
@@ -530,7 +552,7 @@ class ApiClient:
 
     def export_book(self, book_id: str, fmt: str) -> Download:
         response = self._send(
-            "GET", f"/books/{book_id}/export", params={"format": fmt}, timeout=UPLOAD_TIMEOUT_S
+            "GET", f"/books/{book_id}/export", params={"format": fmt}, timeout=self.upload_timeout_s
         )
         disposition = response.headers.get("content-disposition", "")
         name = disposition.partition('filename="')[2].rstrip('"') or f"book.{fmt}"
@@ -548,15 +570,13 @@ class ApiClient:
         params = {"limit": limit, "offset": offset}
         return cast(DocumentPage, self._request("GET", f"/chroma/collection/{name}", params=params))
 
-    def clear_book_memory(self, book_id: str) -> dict[str, Any]:
+    def clear_book_memory(self, book_id: str) -> BookCleared:
         params = {"confirm": book_id}
-        return cast(
-            dict[str, Any], self._request("DELETE", f"/chroma/book/{book_id}", params=params)
-        )
+        return cast(BookCleared, self._request("DELETE", f"/chroma/book/{book_id}", params=params))
 
-    def clear_all_memory(self, confirmation: str) -> dict[str, Any]:
+    def clear_all_memory(self, confirmation: str) -> Cleared:
         params = {"confirm": confirmation}
-        return cast(dict[str, Any], self._request("DELETE", "/chroma/clear", params=params))
+        return cast(Cleared, self._request("DELETE", "/chroma/clear", params=params))
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:

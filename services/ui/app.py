@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.ui.i18n import DEFAULT_LANGUAGE, labels
-from services.ui.session import session_api
+from services.ui.i18n import labels
+from services.ui.session import session_api, ui_settings
 from services.ui.views import copilot, editor, jobs, manuscript, memory, sidebar
 
 PAGES = {
@@ -23,7 +23,9 @@ PAGES = {
 
 def main() -> None:
     st.set_page_config(page_title="Copiloto", page_icon="✍️", layout="wide")
-    t = labels(st.session_state.get("ui_language", DEFAULT_LANGUAGE))
+    # The sidebar's language menu keeps the choice; UI_LANGUAGE sets where a session starts.
+    st.session_state.setdefault("ui_language", ui_settings().language)
+    t = labels(st.session_state["ui_language"])
     api = session_api()
     book = sidebar.render(api, t)
     st.title(t.t("app_title"))

@@ -553,6 +553,11 @@ JOB_MESSAGES: dict[str, dict[str, str]] = {
         "Cancelled by the user": "Cancelado por você",
         "Could not be queued": "Não foi possível pôr na fila",
         "The worker running this job stopped; it was queued again": "O worker que fazia este trabalho parou; ele voltou para a fila",
+        # Notes in writing results (services/core/writing/recall.py, critique, metadata).
+        "the book's memory is unavailable ({n}); written without it": "a memória do livro está indisponível ({n}); escrito sem ela",
+        "the book's memory found no related passages: are the other chapters indexed?": "a memória do livro não achou trechos relacionados: os outros capítulos estão indexados?",
+        "this is the book's first chapter: there is nothing earlier to compare with": "este é o primeiro capítulo do livro: não há nada anterior com que comparar",
+        "extracted from the text sent: stored on no chapter": "extraído do texto enviado: não foi guardado em nenhum capítulo",
     }
 }
 

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from services.core.config import Settings
 from services.ui.api_client import ApiClient, ApiError, Job, Readiness
 from services.ui.follower import JobEventFollower
 from services.ui.i18n import Labels
@@ -24,6 +23,7 @@ from services.ui.logic import (
     translate_message,
     view_from_job,
 )
+from services.ui.settings import UiSettings
 
 T = TypeVar("T")
 
@@ -33,10 +33,18 @@ READINESS_TTL_S = 15.0
 READINESS_TTL_NOT_READY_S = 3.0
 
 
+def ui_settings() -> UiSettings:
+    """The UI's settings (API_URL, API_TOKEN, UI_LANGUAGE, timeouts), read once per session."""
+    if "ui_settings" not in st.session_state:
+        st.session_state.ui_settings = UiSettings()
+    settings: UiSettings = st.session_state.ui_settings
+    return settings
+
+
 def session_api() -> ApiClient:
-    """One client per browser session, built from the settings (API_URL, API_TOKEN) once."""
+    """One client per browser session, built from the UI's settings once."""
     if "api" not in st.session_state:
-        st.session_state.api = ApiClient.from_settings(Settings())
+        st.session_state.api = ApiClient.from_settings(ui_settings())
     client: ApiClient = st.session_state.api
     return client
 
@@ -135,10 +143,6 @@ def outcome(slot: str) -> JobView | None:
     return _outcomes().get(slot)
 
 
-def forget_outcome(slot: str) -> None:
-    _outcomes().pop(slot, None)
-
-
 def job_panel(
     api: ApiClient,
     slot: str,
@@ -218,6 +222,13 @@ def cancel_job(api: ApiClient, job_id: str, area: str) -> None:
 
 def result_field(view: JobView, name: str) -> Any:
     return (view.result or {}).get(name)
+
+
+def show_notes(view: JobView, t: Labels) -> None:
+    """The notes a result carries (memory unavailable or empty, a cut answer …), in the UI's
+    language: every writing result shows them the same way."""
+    for note in result_field(view, "notes") or []:
+        st.caption(f"ℹ️ {translate_message(str(note), t.language)}")
 
 
 def max_tokens_input(key: str, t: Labels) -> int | None:

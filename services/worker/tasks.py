@@ -17,6 +17,12 @@ from celery.signals import (
     worker_shutdown,
 )
 
+from services.broker.celery_app import (
+    RUN_JOB_TASK,
+    CeleryDispatcher,
+    create_celery,
+    jobs_in_broker,
+)
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
 from services.core.jobs.runner import (
@@ -28,12 +34,6 @@ from services.core.jobs.runner import (
 )
 from services.core.llm.client import LLMClient
 from services.core.logs import configure_logging, current_job_id
-from services.worker.celery_app import (
-    RUN_JOB_TASK,
-    CeleryDispatcher,
-    create_celery,
-    jobs_in_broker,
-)
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Settings read the env names of DESIGN §2 and `.env` files."""
+"""Settings read the env names of README.md (Configuration) and `.env` files."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.core.config import Settings
 from services.ui.api_client import (
     NO_RESPONSE,
     ApiClient,
@@ -17,6 +16,7 @@ from services.ui.api_client import (
     error_message,
     parse_sse,
 )
+from services.ui.settings import UiSettings
 from tests.conftest import Stack, free_port, start_stack
 
 
@@ -143,7 +143,7 @@ def test_the_token_from_settings_is_sent(
             anonymous.list_books()
         assert caught.value.status == 401
         assert "API token" in caught.value.message
-        settings = Settings(_env_file=None, API_URL=secured.api_url, API_TOKEN="s3cret-token")  # type: ignore[call-arg]
+        settings = UiSettings(_env_file=None, API_URL=secured.api_url, API_TOKEN="s3cret-token")  # type: ignore[call-arg]
         with ApiClient.from_settings(settings) as api:
             assert api.create_book("Segredo", "pt-BR")["title"] == "Segredo"
     finally:

@@ -253,3 +253,11 @@ def test_queued_jobs_sums_the_backlog_and_takes_the_oldest_wait() -> None:
     assert queued_jobs({"ready": True, "checks": {}}) == (0, None)
     assert queued_jobs({"ready": False, "checks": {}, "backlog": None}) == (0, None)
     assert queued_jobs(None) == (0, None)
+
+
+def test_the_memory_notes_of_writing_results_are_translated() -> None:
+    from services.core.writing.recall import EMPTY_NOTE, UNAVAILABLE_NOTE
+
+    down = translate_message(UNAVAILABLE_NOTE.format(error="connection refused"), "pt-BR")
+    assert down == "a memória do livro está indisponível (connection refused); escrito sem ela"
+    assert translate_message(EMPTY_NOTE, "pt-BR").startswith("a memória do livro não achou")

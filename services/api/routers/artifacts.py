@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from services.api.deps import ArtifactId, StateDep
-from services.core.artifacts.repository import ArtifactRepository
+from services.core.artifacts import service
 from services.core.artifacts.schemas import ArtifactOut
 from services.core.db import transaction
-from services.core.errors import NotFound
 from services.core.ids import ID_PATTERN
 
 router = APIRouter(tags=["artifacts"])
@@ -23,17 +22,11 @@ def list_artifacts(
 ) -> list[ArtifactOut]:
     """Artifacts, newest first, filtered by book or chapter."""
     with transaction(state.sessions) as session:
-        found = ArtifactRepository(session).list(
-            book_id=book_id, chapter_id=chapter_id, limit=limit
-        )
-        return [ArtifactOut.model_validate(a) for a in found]
+        return service.list_artifacts(session, book_id=book_id, chapter_id=chapter_id, limit=limit)
 
 
 @router.get("/artifacts/{artifact_id}")
 def get_artifact(artifact_id: ArtifactId, state: StateDep) -> ArtifactOut:
     """One artifact."""
     with transaction(state.sessions) as session:
-        artifact = ArtifactRepository(session).get(artifact_id)
-        if artifact is None:
-            raise NotFound(f"artifact {artifact_id!r} not found")
-        return ArtifactOut.model_validate(artifact)
+        return service.get_artifact(session, artifact_id)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from services.api.deps import BookId, StateDep
 from services.core.books import service
 from services.core.books.schemas import BookCreate, BookOut
-from services.core.chapters.repository import ChapterRepository
+from services.core.chapters import service as chapters
 from services.core.chapters.schemas import ChapterOut
 from services.core.db import transaction
 
@@ -43,6 +43,4 @@ def get_book(book_id: BookId, state: StateDep) -> BookOut:
 def list_chapters(book_id: BookId, state: StateDep) -> list[ChapterOut]:
     """The book's chapters in reading order (without their text)."""
     with transaction(state.sessions) as session:
-        service.get_book(session, book_id)
-        chapters = ChapterRepository(session).list_for_book(book_id)
-        return [ChapterOut.model_validate(c) for c in chapters]
+        return chapters.list_chapters(session, book_id)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from services.api.deps import ChapterId, StateDep
 from services.api.state import AppState
-from services.core.chapters import service
-from services.core.chapters.repository import ChapterRepository
+from services.core.chapters import saving, service
+from services.core.chapters.indexing import index_chapter_request
 from services.core.chapters.schemas import (
     ChapterDetail,
     ChapterSave,
@@ -22,10 +19,6 @@ from services.core.chapters.schemas import (
     RevisionOut,
 )
 from services.core.db import transaction
-from services.core.errors import NotFound
-from services.core.files import ChapterFiles
-from services.core.jobs.schemas import JobCreate
-from services.core.jobs.submission import create_job
 
 router = APIRouter(tags=["chapters"])
 
@@ -36,85 +29,43 @@ class RestoreRequest(BaseModel):
     )
 
 
-def _saved(state: AppState, write: Callable[[Session], service.ChapterText]) -> ChapterSaved:
-    """Run the write, queue the chapter's re-indexing in the same transaction, mirror the file."""
-
-    def save(session: Session) -> tuple[tuple[str, str, int, str, str], int, str]:
-        saved = write(session)
-        chapter, revision = saved.chapter, saved.revision
-        out = (chapter.book_id, chapter.id, revision.number, revision.title, revision.text)
-        # Coalesced: a save while the chapter's indexing is queued merges into it (it reads
-        # the latest text when it runs); on the urgent index queue, ahead of bulk work.
-        index_job, _ = create_job(
-            session,
-            JobCreate(kind="index_chapter", book_id=chapter.book_id, chapter_id=chapter.id),
-        )
-        return out, chapter.word_count, index_job.id
-
-    # Two writers can pick the same next revision number; the unique constraint rejects the
-    # loser, who simply tries again on top of the winner, so neither text is lost.
-    for attempt in range(3):
-        try:
-            (out, words, index_job_id), follow_ups = state.jobs.run(save)
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    book_id, chapter_id, number, title, text = out
-    path = ChapterFiles(state.settings.chapters_dir).write_chapter(book_id, chapter_id, title, text)
-    queued = index_job_id not in state.jobs.send(follow_ups)
-    return ChapterSaved(
-        book_id=book_id,
-        chapter_id=chapter_id,
-        revision=number,
-        title=title,
-        word_count=words,
-        file=path.name,
-        index_job_id=index_job_id if queued else None,
+def index_jobs(state: AppState) -> saving.IndexJobs:
+    """A saved chapter's `index_chapter` job, created with the save and sent after its commit."""
+    return saving.IndexJobs(
+        request=index_chapter_request(),
+        send=state.jobs.send,
     )
 
 
 @router.post("/chapter/save", status_code=201)
 def save_chapter(body: ChapterSave, state: StateDep) -> ChapterSaved:
-    """Save a new chapter (revision 1)."""
-    return _saved(
-        state,
-        lambda s: service.save_new_chapter(
-            s,
-            book_id=body.book_id,
-            title=body.title,
-            text=body.text,
-            position=body.position,
-            max_chars=state.settings.max_text_chars,
-        ),
+    """Save a new chapter (revision 1) into a book made with `POST /books`."""
+    s = state.settings
+    return saving.save_new(
+        state.sessions, s.chapters_dir, body, index_jobs(state), max_chars=s.max_text_chars
     )
 
 
 @router.put("/chapter/update")
 def update_chapter(body: ChapterUpdate, state: StateDep) -> ChapterSaved:
     """Overwrite a chapter: appends a revision, the old text stays retrievable."""
-    return _saved(
-        state,
-        lambda s: service.update_chapter(
-            s,
-            book_id=body.book_id,
-            chapter_id=body.chapter_id,
-            title=body.title,
-            text=body.text,
-            expected_revision=body.expected_revision,
-            max_chars=state.settings.max_text_chars,
-        ),
+    s = state.settings
+    return saving.save_update(
+        state.sessions, s.chapters_dir, body, index_jobs(state), max_chars=s.max_text_chars
     )
 
 
 @router.post("/chapters/{chapter_id}/restore")
 def restore_revision(chapter_id: ChapterId, body: RestoreRequest, state: StateDep) -> ChapterSaved:
     """Bring an old revision back as the newest one."""
-    return _saved(
-        state,
-        lambda s: service.restore_revision(
-            s, chapter_id=chapter_id, number=body.revision, max_chars=state.settings.max_text_chars
-        ),
+    s = state.settings
+    return saving.save_restore(
+        state.sessions,
+        s.chapters_dir,
+        chapter_id,
+        body.revision,
+        index_jobs(state),
+        max_chars=s.max_text_chars,
     )
 
 
@@ -122,22 +73,7 @@ def restore_revision(chapter_id: ChapterId, body: RestoreRequest, state: StateDe
 def get_chapter(chapter_id: ChapterId, state: StateDep) -> ChapterDetail:
     """A chapter with its current text and the list of its revisions."""
     with transaction(state.sessions) as session:
-        chapter = service.get_chapter(session, chapter_id)
-        text = service.current_text(session, chapter).text
-        revisions = [
-            RevisionOut(
-                number=r.number,
-                title=r.title,
-                source=r.source,
-                created_at=r.created_at,
-                word_count=service.word_count(r.text),
-            )
-            for r in ChapterRepository(session).revisions(chapter_id)
-        ]
-        base = ChapterDetail.model_validate(
-            {**_columns(chapter), "text": text, "revisions": revisions}
-        )
-        return base
+        return service.chapter_detail(session, chapter_id)
 
 
 @router.get("/chapters/{chapter_id}/revisions/{number}")
@@ -148,19 +84,4 @@ def get_revision(
 ) -> RevisionOut:
     """One revision with its full text."""
     with transaction(state.sessions) as session:
-        revision = ChapterRepository(session).revision(chapter_id, number)
-        if revision is None:
-            raise NotFound(f"chapter {chapter_id!r} has no revision {number}")
-        return RevisionOut(
-            number=revision.number,
-            title=revision.title,
-            source=revision.source,
-            created_at=revision.created_at,
-            word_count=service.word_count(revision.text),
-            text=revision.text,
-        )
-
-
-def _columns(chapter: object) -> dict[str, object]:
-    names = ChapterDetail.model_fields.keys() - {"text", "revisions", "metadata"}
-    return {**{n: getattr(chapter, n) for n in names}, "meta": chapter.meta}
+        return service.revision_detail(session, chapter_id, number)

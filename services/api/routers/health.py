@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import StateDep
 from services.api.state import AppState
+from services.broker.celery_app import redis_queue_depths
 from services.core.db import transaction
 from services.core.health import (
     Check,
@@ -26,7 +27,6 @@ from services.core.jobs.queues import ALL_QUEUES
 from services.core.jobs.schemas import Backlog
 from services.core.jobs.service import backlog
 from services.core.llm.client import LLMError
-from services.worker.celery_app import redis_queue_depths
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,14 @@ public = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"])
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
 @public.get("/health")
-def health() -> dict[str, str]:
+def health() -> HealthOut:
     """The API process is up."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
 def _check_worker(state: AppState) -> Check:
@@ -50,9 +54,16 @@ def _check_worker(state: AppState) -> Check:
     return timed(probe)
 
 
+class CheckOut(BaseModel):
+    state: Literal["up", "down", "loading"]
+    detail: str
+    latency_ms: float
+    ok: bool
+
+
 class ReadyOut(BaseModel):
     ready: bool
-    checks: dict[str, dict[str, Any]] = Field(description="Per dependency: state, latency, detail")
+    checks: dict[str, CheckOut] = Field(description="Per dependency: state, latency, detail")
     backlog: Backlog | None = Field(
         default=None,
         description="Jobs waiting per queue and the age of the oldest; null if the catalog "
@@ -110,7 +121,25 @@ class LLMTest(BaseModel):
     max_tokens: int = Field(default=16, ge=1, le=256)
 
 
-@router.post("/test-llm")
+class LLMTestOut(BaseModel):
+    ok: bool
+    detail: str | None = Field(default=None, description="Why the LLM did not answer")
+    text: str | None = None
+    latency_ms: float | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    duration_s: float | None = None
+    time_to_first_token_s: float | None = None
+    sampling: dict[str, Any] | None = None
+
+
+@router.post(
+    "/test-llm",
+    response_model=LLMTestOut,
+    responses={503: {"model": LLMTestOut, "description": "The LLM did not answer"}},
+)
 def test_llm(state: StateDep, body: LLMTest | None = None) -> JSONResponse:
     """Send one short prompt straight to the LLM and report the answer and its latency."""
     request = body or LLMTest()

@@ -11,22 +11,18 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.routers.jobs import IdempotencyKey
-from services.core.books.service import get_book
 from services.core.db import transaction
-from services.core.jobs.schemas import JobCreate
+from services.core.jobs.schemas import JobCreate, JobOut
 from services.core.manuscripts.exporting import (
     MEDIA_TYPES,
     export_book,
     export_file_name,
 )
-from services.core.manuscripts.parsing import manuscript_format, parse_manuscript
 from services.core.manuscripts.schemas import ManuscriptPreview
 from services.core.manuscripts.service import (
     ManuscriptUploads,
     book_for_export,
-    check_upload_size,
-    file_sha256,
-    preview,
+    prepare_import,
 )
 
 router = APIRouter(tags=["manuscripts"])
@@ -35,6 +31,15 @@ router = APIRouter(tags=["manuscripts"])
 class ReindexRequest(BaseModel):
     force: bool = Field(default=False, description="Rebuild every chapter, even unchanged ones")
     summarize: bool = Field(default=False, description="Then queue LLM summaries (llm queue)")
+
+
+class ImportJobOut(JobOut):
+    job_id: str
+    preview: ManuscriptPreview = Field(description="How the file splits into chapters")
+
+
+class SubmittedJobOut(JobOut):
+    job_id: str
 
 
 def _display_name(filename: str | None) -> str:
@@ -47,6 +52,7 @@ def _display_name(filename: str | None) -> str:
     "/books/{book_id}/import",
     status_code=202,
     dependencies=[JobSubmission],
+    response_model=ImportJobOut,
     responses={200: {"model": ManuscriptPreview, "description": "dry_run: the split only"}},
 )
 def import_manuscript(
@@ -60,31 +66,21 @@ def import_manuscript(
 ) -> Any:
     """Import a book file as chapters (an `import_manuscript` job; 202), or preview its split
     with `dry_run=true` (200). A 4xx says what is wrong with a bad file; nothing is saved then."""
-    filename = _display_name(file.filename)
-    fmt = manuscript_format(filename)
     limit = state.settings.max_upload_bytes
     data = file.file.read(limit + 1)
-    check_upload_size(len(data), limit)
-    with transaction(state.sessions) as session:
-        language = get_book(session, book_id).language
-    manuscript = parse_manuscript(filename, data, language=language)
-    sha256 = file_sha256(data)
-    with transaction(state.sessions) as session:
-        split = preview(session, book_id, filename, sha256, manuscript)
-    if dry_run:
-        return JSONResponse(split.model_dump(mode="json"), status_code=200)
-    ManuscriptUploads(state.settings.uploads_dir).keep(book_id, sha256, fmt, data)
-    request = JobCreate(
-        kind="import_manuscript",
-        book_id=book_id,
-        params={
-            "sha256": sha256,
-            "format": fmt,
-            "filename": filename,
-            "reindex": reindex,
-            "summarize": summarize,
-        },
+    split, request = prepare_import(
+        state.sessions,
+        ManuscriptUploads(state.settings.uploads_dir),
+        book_id,
+        _display_name(file.filename),
+        data,
+        max_bytes=limit,
+        keep=not dry_run,
+        reindex=reindex,
+        summarize=summarize,
     )
+    if request is None:
+        return JSONResponse(split.model_dump(mode="json"), status_code=200)
     snapshot, created = state.jobs.submit(request, idempotency_key)
     body = {**snapshot, "preview": split.model_dump(mode="json")}
     return JSONResponse(body, status_code=202 if created else 200)
@@ -95,6 +91,7 @@ def import_manuscript(
     status_code=202,
     dependencies=[JobSubmission],
     responses={200: {"description": "A reindex of the book already pending covers the request"}},
+    response_model=SubmittedJobOut,
 )
 def reindex_book(
     book_id: BookId,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from services.api.deps import StateDep
+from services.broker.celery_app import queue_depths
 from services.core.jobs.metrics import CONTENT_TYPE, JobMetricsCollector, render_metrics
 from services.core.jobs.queues import ALL_QUEUES
-from services.worker.celery_app import queue_depths
 
 router = APIRouter(tags=["health"])
 

@@ -7,21 +7,21 @@ with `?wait=<seconds>` and the job ends in time.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from services.api.deps import BookId, JobSubmission, StateDep
 from services.api.state import AppState
-from services.core.books.service import get_book
-from services.core.chapters.repository import ChapterRepository
+from services.core.chapters import service as chapters
+from services.core.chapters.schemas import BookMetadataOut
 from services.core.db import transaction
 from services.core.ids import ID_PATTERN
 from services.core.jobs.events import decode_event, stream_key
 from services.core.jobs.kinds import JOB_KINDS
-from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate
+from services.core.jobs.schemas import TERMINAL_STATUSES, JobCreate, JobOut
 from services.core.jobs.service import get_job, job_snapshot
 
 router = APIRouter(tags=["writing (original API)"])
@@ -38,6 +38,10 @@ SHIMS = {
 MAX_WAIT_S = 120.0
 
 
+class ShimJobOut(JobOut):
+    job_id: str = Field(description="The job's id again, as the original API named it")
+
+
 def wait_for_final(state: AppState, job_id: str, wait_s: float) -> dict[str, Any]:
     """Block on the job's event stream until its final event or the deadline."""
     deadline = time.monotonic() + wait_s
@@ -47,7 +51,8 @@ def wait_for_final(state: AppState, job_id: str, wait_s: float) -> dict[str, Any
     while not final and (remaining := deadline - time.monotonic()) > 0:
         # Short blocks: the client's socket timeout (5 s) must not fire during a long wait.
         block_ms = max(1, int(min(remaining, 3.0) * 1000))
-        for _, entries in state.redis.xread({key: cursor}, count=500, block=block_ms) or []:
+        batch = cast(list[Any], state.redis.xread({key: cursor}, count=500, block=block_ms))
+        for _, entries in batch or []:
             for entry_id, fields in entries:
                 cursor = entry_id
                 final = final or decode_event(fields).get("type") == "final"
@@ -57,14 +62,25 @@ def wait_for_final(state: AppState, job_id: str, wait_s: float) -> dict[str, Any
 
 def _request_model(kind: str) -> type[BaseModel]:
     spec = JOB_KINDS[kind]
+    stand_in = spec.chapter_or_param
     chapter_field: Any = (
         (str, Field(pattern=ID_PATTERN, max_length=64))
-        if spec.needs_chapter
+        if spec.needs_chapter and not stand_in
         else (str | None, Field(default=None, pattern=ID_PATTERN, max_length=64))
     )
+    validators: dict[str, Any] = {}
+    if spec.needs_chapter and stand_in:
+
+        def chapter_or_stand_in(body: BaseModel) -> BaseModel:
+            if getattr(body, "chapter_id", None) is None and getattr(body, stand_in) is None:
+                raise ValueError(f"send a chapter_id (a saved chapter) or the {stand_in}")
+            return body
+
+        validators["_chapter_or_stand_in"] = model_validator(mode="after")(chapter_or_stand_in)
     return create_model(
         f"{kind.title().replace('_', '')}Request",
         __base__=spec.params,
+        __validators__=validators,
         book_id=(str, Field(pattern=ID_PATTERN, max_length=64)),
         chapter_id=chapter_field,
     )
@@ -96,6 +112,8 @@ def _add_shim(path: str, kind: str) -> None:
         methods=["POST"],
         name=f"shim_{kind}",
         status_code=202,
+        response_model=ShimJobOut,
+        responses={200: {"model": ShimJobOut, "description": "`?wait=`: the job ended in time"}},
         dependencies=[JobSubmission],
     )
 
@@ -106,25 +124,7 @@ for _path, _kind in SHIMS.items():
 
 
 @router.get("/metadata/book/{book_id}")
-def book_metadata(book_id: BookId, state: StateDep) -> dict[str, Any]:
+def book_metadata(book_id: BookId, state: StateDep) -> BookMetadataOut:
     """Each chapter's extracted metadata and summary, in reading order."""
     with transaction(state.sessions) as session:
-        book = get_book(session, book_id)
-        chapters = ChapterRepository(session).list_for_book(book_id)
-        return {
-            "book_id": book.id,
-            "title": book.title,
-            "language": book.language,
-            "genre": book.genre,
-            "chapters": [
-                {
-                    "chapter_id": c.id,
-                    "position": c.position,
-                    "title": c.title,
-                    "metadata": c.meta or {},
-                    "summary": c.summary,
-                    "indexed": c.in_memory,
-                }
-                for c in chapters
-            ],
-        }
+        return chapters.book_metadata(session, book_id)

@@ -90,3 +90,20 @@ class ChapterOut(BaseModel):
 class ChapterDetail(ChapterOut):
     text: str
     revisions: list[RevisionOut]
+
+
+class ChapterMetadataOut(BaseModel):
+    chapter_id: str
+    position: int
+    title: str
+    metadata: dict[str, Any]
+    summary: str | None
+    indexed: bool = Field(description="Memory holds this revision (see `in_memory`)")
+
+
+class BookMetadataOut(BaseModel):
+    book_id: str
+    title: str
+    language: str
+    genre: str | None
+    chapters: list[ChapterMetadataOut]

@@ -11,6 +11,13 @@ from sqlalchemy.orm import Session
 from services.core.books.service import get_book
 from services.core.chapters.models import Chapter, ChapterRevision
 from services.core.chapters.repository import ChapterRepository
+from services.core.chapters.schemas import (
+    BookMetadataOut,
+    ChapterDetail,
+    ChapterMetadataOut,
+    ChapterOut,
+    RevisionOut,
+)
 from services.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from services.core.ids import new_short_id
 
@@ -81,6 +88,72 @@ def get_chapter(session: Session, chapter_id: str, book_id: str | None = None) -
             f"chapter {chapter_id!r} not found" + (f" in book {book_id!r}" if book_id else "")
         )
     return chapter
+
+
+def list_chapters(session: Session, book_id: str) -> list[ChapterOut]:
+    """The book's chapters in reading order, without their text."""
+    get_book(session, book_id)
+    chapters = ChapterRepository(session).list_for_book(book_id)
+    return [ChapterOut.model_validate(c) for c in chapters]
+
+
+def book_metadata(session: Session, book_id: str) -> BookMetadataOut:
+    """Each chapter's extracted metadata and summary, in reading order."""
+    book = get_book(session, book_id)
+    chapters = ChapterRepository(session).list_for_book(book_id)
+    return BookMetadataOut(
+        book_id=book.id,
+        title=book.title,
+        language=book.language,
+        genre=book.genre,
+        chapters=[
+            ChapterMetadataOut(
+                chapter_id=c.id,
+                position=c.position,
+                title=c.title,
+                metadata=c.meta or {},
+                summary=c.summary,
+                indexed=c.in_memory,
+            )
+            for c in chapters
+        ],
+    )
+
+
+def chapter_detail(session: Session, chapter_id: str) -> ChapterDetail:
+    """A chapter with its current text and the list of its revisions (without their text)."""
+    chapter = get_chapter(session, chapter_id)
+    revisions = [
+        RevisionOut(
+            number=r.number,
+            title=r.title,
+            source=r.source,
+            created_at=r.created_at,
+            word_count=word_count(r.text),
+        )
+        for r in ChapterRepository(session).revisions(chapter_id)
+    ]
+    names = ChapterDetail.model_fields.keys() - {"text", "revisions", "metadata"}
+    columns = {n: getattr(chapter, n) for n in names}
+    text = current_text(session, chapter).text
+    return ChapterDetail.model_validate(
+        {**columns, "meta": chapter.meta, "text": text, "revisions": revisions}
+    )
+
+
+def revision_detail(session: Session, chapter_id: str, number: int) -> RevisionOut:
+    """One revision with its full text."""
+    revision = ChapterRepository(session).revision(chapter_id, number)
+    if revision is None:
+        raise NotFound(f"chapter {chapter_id!r} has no revision {number}")
+    return RevisionOut(
+        number=revision.number,
+        title=revision.title,
+        source=revision.source,
+        created_at=revision.created_at,
+        word_count=word_count(revision.text),
+        text=revision.text,
+    )
 
 
 def current_text(session: Session, chapter: Chapter) -> ChapterRevision:

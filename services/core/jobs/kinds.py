@@ -43,6 +43,8 @@ class JobKind:
     # chapter job may have read the text before the save that asks again, so no: the request
     # queues one job to run after it.
     running_covers: bool = False
+    # A param that stands in for the chapter when given (`extract_metadata`'s `text`).
+    chapter_or_param: str | None = None
 
     def pending_key(self, book_id: str | None, chapter_id: str | None) -> str | None:
         if self.coalesce == "chapter":
@@ -74,6 +76,7 @@ JOB_KINDS: dict[str, JobKind] = {
             Queue.LLM,
             needs_book=True,
             needs_chapter=True,
+            chapter_or_param="text",
         ),
         JobKind("critique", CritiqueParams, Queue.LLM, needs_book=True, needs_chapter=True),
         JobKind("expand", ExpandParams, Queue.LLM, needs_book=True, needs_chapter=False),

@@ -107,9 +107,28 @@ class IdeateParams(BaseModel):
 class ExtractMetadataParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The original API extracted metadata "from the text sent": a text instead of a saved
+    # chapter (then nothing is stored on a chapter; the result and the artifact carry it).
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1_000_000,
+        description="Text to read instead of the job's chapter (the original API)",
+    )
+    title: str | None = Field(
+        default=None, min_length=1, max_length=300, description="The sent text's title"
+    )
     max_tokens: int | None = Field(default=None, ge=64, le=8192)
     # Extraction wants the likeliest reading of the text, not variety.
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _text_is_not_blank(self) -> ExtractMetadataParams:
+        if self.text is not None and not self.text.strip():
+            raise ValueError("text must not be blank")
+        if self.title is not None and self.text is None:
+            raise ValueError("title goes with text: send the text to read too")
+        return self
 
 
 class CritiqueParams(BaseModel):

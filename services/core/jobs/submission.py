@@ -103,8 +103,10 @@ def _validated(session: Session, request: JobCreate) -> tuple[JobKind, dict[str,
         raise InvalidInput(_format_validation_error(kind.name, exc)) from exc
     if kind.needs_book and request.book_id is None:
         raise InvalidInput(f"job kind {kind.name!r} needs a book_id")
-    if kind.needs_chapter and request.chapter_id is None:
-        raise InvalidInput(f"job kind {kind.name!r} needs a chapter_id")
+    stand_in = kind.chapter_or_param
+    if kind.needs_chapter and request.chapter_id is None and not (stand_in and stand_in in params):
+        alternative = f" or params.{stand_in}" if stand_in else ""
+        raise InvalidInput(f"job kind {kind.name!r} needs a chapter_id{alternative}")
     if request.book_id is not None:
         get_book(session, request.book_id)
     if request.chapter_id is not None:

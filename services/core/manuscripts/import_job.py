@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from services.core.books.service import get_book
-from services.core.chapters.service import current_text, get_chapter
+from services.core.chapters.saving import IndexJobs, SavedChapter, save_chapters
+from services.core.chapters.service import ChapterText, current_text, get_chapter
 from services.core.db import transaction
 from services.core.files import ChapterFiles
-from services.core.jobs import outbox
 from services.core.jobs.context import JobContext, JobOutput
 from services.core.jobs.schemas import ImportManuscriptParams, JobCreate
 from services.core.jobs.submission import create_job
@@ -27,28 +29,36 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
     manuscript = parse_manuscript(f"upload.{params.format}", data, language=language)
     ctx.reporter.progress(0.2, f"Saving {len(manuscript.chapters)} chapters")
     ctx.reporter.check()
-    with transaction(ctx.sessions) as session:
+    book_id = ctx.book_id
+    existing: list[str] = []
+
+    def write(session: Session) -> list[ChapterText]:
         saved = save_manuscript(
-            session,
-            ctx.book_id,
-            params.sha256,
-            manuscript,
-            max_chars=ctx.settings.max_text_chars,
+            session, book_id, params.sha256, manuscript, max_chars=ctx.settings.max_text_chars
         )
-        reindex_job_id = _reindex_job_id(session, ctx, params) if params.reindex else None
-        follow_ups = outbox.take(session)
-    files = ChapterFiles(ctx.settings.chapters_dir)
-    for n, (chapter_id, title, text) in enumerate(saved.created, start=1):
-        # The catalog is the truth; mirrors follow the commit, as for an author's saves.
-        files.write_chapter(ctx.book_id, chapter_id, title, text)
+        existing[:] = saved.existing  # a retried transaction starts the list again
+        return saved.created
+
+    def request_reindex(session: Session, _chapters: Sequence[SavedChapter]) -> str | None:
+        return _reindex_job_id(session, ctx, params) if params.reindex else None
+
+    def mirrored(n: int, total: int) -> None:
         if n % 20 == 0:
-            ctx.reporter.progress(0.3 + 0.65 * n / len(saved.created), "Writing chapter files")
-    _restore_missing_files(ctx, files, saved.existing)
+            ctx.reporter.progress(0.3 + 0.65 * n / total, "Writing chapter files")
+
+    # The chapters, their mirrors, and one reindex of the whole book (not a job per chapter);
+    # the runner sends the reindex job after this job's own commit.
+    saved = save_chapters(
+        ctx.sessions, ctx.settings.chapters_dir, write, IndexJobs(request_reindex), mirrored
+    )
+    created, reindex_job_id = saved.chapters, saved.index_job_id
+    files = ChapterFiles(ctx.settings.chapters_dir)
+    _restore_missing_files(ctx, files, existing)
     uploads.remove(ctx.book_id, params.sha256, params.format)
     message = (
-        f"Imported {len(saved.created)} chapters"
-        if saved.created
-        else f"Already imported: the {len(saved.existing)} chapters of this file are in the book"
+        f"Imported {len(created)} chapters"
+        if created
+        else f"Already imported: the {len(existing)} chapters of this file are in the book"
     )
     ctx.reporter.progress(1.0, message)
     result: dict[str, object] = {
@@ -56,13 +66,13 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
         "split": manuscript.split,
         "chapters": len(manuscript.chapters),
         "words": manuscript.word_count,
-        "created": len(saved.created),
-        "existing": len(saved.existing),
-        "chapter_ids": saved.chapter_ids,
+        "created": len(created),
+        "existing": len(existing),
+        "chapter_ids": sorted([c.chapter_id for c in created] + existing),
         "metadata": manuscript.metadata,
         "reindex_job_id": reindex_job_id,
     }
-    return JobOutput(result=result, follow_ups=follow_ups)
+    return JobOutput(result=result, follow_ups=saved.follow_ups)
 
 
 def _restore_missing_files(ctx: JobContext, files: ChapterFiles, chapter_ids: list[str]) -> None:

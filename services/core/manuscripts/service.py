@@ -7,16 +7,23 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
-from services.core.chapters.service import current_text, save_new_chapter
+from services.core.chapters.service import ChapterText, current_text, save_new_chapter
+from services.core.db import transaction
 from services.core.errors import NotFound, PayloadTooLarge
 from services.core.files import atomic_write_bytes
 from services.core.ids import is_valid_id
+from services.core.jobs.schemas import JobCreate
 from services.core.manuscripts.exporting import BookInfo
-from services.core.manuscripts.parsing import Manuscript, ParsedChapter
+from services.core.manuscripts.parsing import (
+    Manuscript,
+    ParsedChapter,
+    manuscript_format,
+    parse_manuscript,
+)
 from services.core.manuscripts.schemas import ChapterPreview, ManuscriptPreview
 
 PREVIEW_CHARS = 160
@@ -74,6 +81,44 @@ def check_upload_size(size: int, limit: int) -> None:
         )
 
 
+def prepare_import(
+    sessions: sessionmaker[Session],
+    uploads: ManuscriptUploads,
+    book_id: str,
+    filename: str,
+    data: bytes,
+    *,
+    max_bytes: int,
+    keep: bool,
+    reindex: bool,
+    summarize: bool,
+) -> tuple[ManuscriptPreview, JobCreate | None]:
+    """Check and split an uploaded book file. With `keep`, the file waits in the uploads folder
+    and the `import_manuscript` job to submit comes back too; without, the split only.
+
+    `filename` is for messages and the file type only, never a path. A bad file raises a 4xx
+    error here, before anything is saved."""
+    fmt = manuscript_format(filename)
+    check_upload_size(len(data), max_bytes)
+    with transaction(sessions) as session:
+        language = get_book(session, book_id).language
+    manuscript = parse_manuscript(filename, data, language=language)
+    sha256 = file_sha256(data)
+    with transaction(sessions) as session:
+        split = preview(session, book_id, filename, sha256, manuscript)
+    if not keep:
+        return split, None
+    uploads.keep(book_id, sha256, fmt, data)
+    params = {
+        "sha256": sha256,
+        "format": fmt,
+        "filename": filename,
+        "reindex": reindex,
+        "summarize": summarize,
+    }
+    return split, JobCreate(kind="import_manuscript", book_id=book_id, params=params)
+
+
 def preview(
     session: Session, book_id: str, filename: str, sha256: str, manuscript: Manuscript
 ) -> ManuscriptPreview:
@@ -104,12 +149,8 @@ def preview(
 
 @dataclass(frozen=True)
 class SavedManuscript:
-    created: list[tuple[str, str, str]]  # (chapter_id, title, text) of the chapters added now
+    created: list[ChapterText]  # the chapters added now
     existing: list[str]  # ids of chapters an earlier import of the same file already saved
-
-    @property
-    def chapter_ids(self) -> list[str]:
-        return sorted([c[0] for c in self.created] + self.existing)
 
 
 def save_manuscript(
@@ -119,14 +160,14 @@ def save_manuscript(
     get_book(session, book_id)
     repo = ChapterRepository(session)
     position = repo.next_position(book_id)
-    created: list[tuple[str, str, str]] = []
+    created: list[ChapterText] = []
     existing: list[str] = []
     for index, chapter in enumerate(manuscript.chapters):
         chapter_id = import_chapter_id(book_id, sha256, index)
         if repo.get(chapter_id) is not None:
             existing.append(chapter_id)
             continue
-        save_new_chapter(
+        saved = save_new_chapter(
             session,
             book_id=book_id,
             title=chapter.title,
@@ -137,7 +178,7 @@ def save_manuscript(
             chapter_id=chapter_id,
         )
         position += 1
-        created.append((chapter_id, chapter.title, chapter.text))
+        created.append(saved)
     return SavedManuscript(created, existing)
 
 

@@ -10,6 +10,7 @@ from services.core.llm.prompts import load_prompt
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
+from services.core.writing.recall import recall
 
 
 def run_ask(ctx: JobContext) -> JobOutput:
@@ -19,10 +20,13 @@ def run_ask(ctx: JobContext) -> JobOutput:
         book = get_book(session, ctx.book_id)
         language, book_title = book.language, book.title
     passages: list[Passage] = []
+    notes: list[str] = []
     if params.use_memory:
         ctx.reporter.progress(0.05, "Searching the book's memory")
         top_k = params.top_k or ctx.settings.memory_top_k
-        passages = ctx.memory.search(ctx.book_id, params.question, top_k)
+        book_id = ctx.book_id
+        found = recall(ctx, lambda: ctx.memory.search(book_id, params.question, top_k))
+        passages, notes = found.passages, found.notes
     messages = load_prompt("ask", language).render(
         book_title=book_title,
         passages=format_passages(passages, language, ctx.settings.llm_prompt_chars),
@@ -45,6 +49,7 @@ def run_ask(ctx: JobContext) -> JobOutput:
             "text": completion.text,
             "finish_reason": completion.finish_reason,
             "citations": citations,
+            "notes": notes,
             "language": language,
             "receipt": {**completion.receipt(), "passages": [p.doc_id for p in passages]},
         }

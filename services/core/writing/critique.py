@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from services.core.chapters.repository import ChapterRepository
@@ -15,8 +14,7 @@ from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
-
-log = logging.getLogger(__name__)
+from services.core.writing.recall import empty_note, recall
 
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
 NO_FOCUS = {"pt-BR": "(coerência e continuidade em geral)", "en": "(coherence and continuity)"}
@@ -77,19 +75,19 @@ def run_critique(ctx: JobContext) -> JobOutput:
     if earlier:
         ctx.reporter.progress(0.04, "Searching earlier chapters in the book's memory")
         top_k = params.top_k or ctx.settings.memory_top_k
-        try:
-            found = [
+        book_id = ctx.book_id
+        found = recall(
+            ctx,
+            lambda: [
                 passage
                 for query in review_queries(text, params.focus)
-                for passage in ctx.memory.search(ctx.book_id, query, top_k * OVERFETCH)
-            ]
-        except Exception as exc:  # without memory the critique still reads the chapter itself
-            log.warning("critique without memory for job %s: %s", ctx.job_id, exc)
-            notes.append(f"the book's memory is unavailable ({exc}); critique made without it")
-        else:
-            passages = earlier_passages(found, earlier, top_k)
-            if not passages:
-                notes.append("no passages of earlier chapters found: are they indexed?")
+                for passage in ctx.memory.search(book_id, query, top_k * OVERFETCH)
+            ],
+        )
+        notes += found.notes
+        if found.passages:
+            passages = earlier_passages(found.passages, earlier, top_k)
+            notes += empty_note(passages)
     else:
         notes.append("this is the book's first chapter: there is nothing earlier to compare with")
     chapter_text, truncated = fit_for_review(text, ctx.settings.llm_prompt_chars)

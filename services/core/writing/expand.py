@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.core.books.service import get_book
+from services.core.chapters.indexing import index_chapter_request
 from services.core.chapters.repository import ChapterRepository
-from services.core.chapters.service import current_text, get_chapter, save_new_chapter
+from services.core.chapters.saving import IndexJobs, SavedChapter, mirror, save_chapters, snapshot
+from services.core.chapters.service import (
+    ChapterText,
+    current_text,
+    get_chapter,
+    save_new_chapter,
+)
 from services.core.db import transaction
 from services.core.errors import InvalidInput
-from services.core.files import ChapterFiles
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.outbox import FollowUp
-from services.core.jobs.queues import Queue
 from services.core.jobs.repository import job_queue
-from services.core.jobs.schemas import ExpandIdea, ExpandParams, JobCreate
-from services.core.jobs.submission import create_job
+from services.core.jobs.schemas import ExpandIdea, ExpandParams
+from services.core.jobs.service import get_job
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
+from services.core.writing.recall import recall
 from services.core.writing.suggest import fit_chapter_text
-
-log = logging.getLogger(__name__)
 
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
 NO_REQUEST = {"pt-BR": "(nenhum pedido específico)", "en": "(no specific request)"}
@@ -62,12 +65,9 @@ class StartingPoint:
 
 @dataclass(frozen=True)
 class SavedScene:
-    chapter_id: str
-    position: int
-    title: str
-    text: str
+    chapter: SavedChapter
     index_job_id: str
-    index_queue: Queue
+    follow_ups: list[FollowUp]  # the index job, for the runner to send after this job's commit
 
 
 def scene_chapter_id(job_id: str) -> str:
@@ -115,8 +115,9 @@ def run_expand(ctx: JobContext) -> JobOutput:
         # An earlier attempt saved its scene, then stopped before the job finished: hand back
         # that scene rather than write a second one that would disagree with the saved chapter.
         ctx.reporter.progress(0.95, "The scene was saved by an earlier attempt of this job")
-        _mirror(ctx, earlier)
-        return _output(earlier.text, None, earlier.title, language, [], False, earlier, [])
+        mirror(ctx.settings.chapters_dir, [earlier.chapter])
+        scene = earlier.chapter
+        return _output(scene.text, None, scene.title, language, [], False, earlier, [])
     lang = template_language(language)
     title = params.chapter_title or (params.idea.title if params.idea else DEFAULT_TITLE[lang])
     notes: list[str] = []
@@ -151,7 +152,6 @@ def run_expand(ctx: JobContext) -> JobOutput:
     if params.save_as_chapter:
         ctx.reporter.progress(0.94, "Saving the scene as a chapter")
         saved = _save_scene(ctx, title, completion.text.strip())
-        _mirror(ctx, saved)
     ctx.reporter.progress(0.97, "Saving the scene")
     return _output(completion.text, completion, title, language, passages, truncated, saved, notes)
 
@@ -164,49 +164,47 @@ def _starting_point(session: Session, ctx: JobContext, params: ExpandParams) -> 
     return StartingPoint(chapter.title, current_text(session, chapter).text)
 
 
-def _index_job(session: Session, ctx: JobContext, chapter_id: str) -> tuple[str, Queue]:
-    """The saved chapter's `index_chapter` job (the urgent index queue: the author waits for
-    it); its key makes a rerun get the same job back."""
-    request = JobCreate(kind="index_chapter", book_id=ctx.book_id, chapter_id=chapter_id)
-    job, _ = create_job(session, request, idempotency_key=f"expand:{ctx.job_id}:index_chapter")
-    return job.id, job_queue(job)
+def _index_jobs(ctx: JobContext) -> IndexJobs:
+    """The saved chapter's `index_chapter` job; its key makes a rerun get the same job back.
+    No `send`: the runner sends it once this job's own commit is done (a follow-up)."""
+    return IndexJobs(index_chapter_request(f"expand:{ctx.job_id}:index_chapter"))
 
 
 def _saved_by_earlier_attempt(session: Session, ctx: JobContext) -> SavedScene | None:
     chapter = ChapterRepository(session).get(scene_chapter_id(ctx.job_id))
     if chapter is None or chapter.book_id != ctx.book_id:
         return None
-    text = current_text(session, chapter).text
-    index_job_id, queue = _index_job(session, ctx, chapter.id)
-    return SavedScene(chapter.id, chapter.position, chapter.title, text, index_job_id, queue)
+    saved = snapshot(ChapterText(chapter, current_text(session, chapter)))
+    index_job_id = _index_jobs(ctx).request(session, [saved])
+    assert index_job_id is not None
+    # Sent again: the earlier attempt may have stopped before its follow-up was sent; a job
+    # sent twice still runs once.
+    queue = job_queue(get_job(session, index_job_id))
+    return SavedScene(saved, index_job_id, [FollowUp(index_job_id, queue)])
 
 
 def _save_scene(ctx: JobContext, title: str, text: str) -> SavedScene:
     """The chapter and its `index_chapter` job commit together; the worker dispatches the job."""
     assert ctx.book_id is not None
+    book_id = ctx.book_id
     if not text:
         raise InvalidInput("the model wrote an empty scene: nothing to save as a chapter")
-    with transaction(ctx.sessions) as session:
+
+    def write(session: Session) -> list[ChapterText]:
         saved = save_new_chapter(
             session,
-            book_id=ctx.book_id,
+            book_id=book_id,
             title=title,
             text=text,
             max_chars=ctx.settings.max_text_chars,
             source="ai",
             chapter_id=scene_chapter_id(ctx.job_id),
         )
-        chapter_id, position = saved.chapter.id, saved.chapter.position
-        index_job_id, queue = _index_job(session, ctx, chapter_id)
-    return SavedScene(chapter_id, position, title, text, index_job_id, queue)
+        return [saved]
 
-
-def _mirror(ctx: JobContext, saved: SavedScene) -> None:
-    # The catalog is the truth; the Markdown mirror follows the commit, as for the author's saves.
-    assert ctx.book_id is not None
-    ChapterFiles(ctx.settings.chapters_dir).write_chapter(
-        ctx.book_id, saved.chapter_id, saved.title, saved.text
-    )
+    result = save_chapters(ctx.sessions, ctx.settings.chapters_dir, write, _index_jobs(ctx))
+    assert result.index_job_id is not None
+    return SavedScene(result.chapter, result.index_job_id, result.follow_ups)
 
 
 def _related_passages(
@@ -220,12 +218,10 @@ def _related_passages(
     top_k = ctx.settings.memory_top_k
     # The starting chapter is in the prompt already; its passages would only repeat it.
     skip = ctx.chapter_id if start.text else None
-    try:
-        return ctx.memory.search(ctx.book_id, query, top_k, exclude_chapter=skip)
-    except Exception as exc:
-        log.warning("expand without memory for job %s: %s", ctx.job_id, exc)
-        notes.append(f"the book's memory is unavailable ({exc}); scene written without it")
-        return []
+    book_id = ctx.book_id
+    found = recall(ctx, lambda: ctx.memory.search(book_id, query, top_k, exclude_chapter=skip))
+    notes += found.notes
+    return found.passages
 
 
 def _output(
@@ -245,8 +241,8 @@ def _output(
         "language": language,
         "citations": [p.as_citation() for p in passages],
         "notes": notes,
-        "saved_chapter_id": saved.chapter_id if saved else None,
-        "saved_chapter_position": saved.position if saved else None,
+        "saved_chapter_id": saved.chapter.chapter_id if saved else None,
+        "saved_chapter_position": saved.chapter.position if saved else None,
         "index_job_id": saved.index_job_id if saved else None,
         "receipt": {
             **(completion.receipt() if completion else {"reused_saved_scene": True}),
@@ -254,11 +250,9 @@ def _output(
             "passages": [p.doc_id for p in passages],
         },
     }
-    # The runner sends it after the job's own commit: the core never imports Celery. Sent
-    # again if an earlier attempt sent it already: a job runs once however often it is sent.
-    follow_ups = [FollowUp(saved.index_job_id, saved.index_queue)] if saved else []
+    # The runner sends these after the job's own commit: the core never imports Celery.
     return JobOutput(
         result=result,
         artifact=ArtifactDraft(kind="scene", title=title, text=text),
-        follow_ups=follow_ups,
+        follow_ups=saved.follow_ups if saved else [],
     )

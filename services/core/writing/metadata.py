@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from services.core.books.service import get_book
 from services.core.chapters.service import set_metadata
 from services.core.db import transaction
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
@@ -17,6 +19,7 @@ from services.core.writing.progress import GenerationProgress
 from services.core.writing.structured_fields import Name, unique
 
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
+SENT_TEXT_TITLE = {"pt-BR": "Texto enviado", "en": "Text sent"}
 LABELS = {
     "pt-BR": {
         "genre": "Gênero",
@@ -91,10 +94,45 @@ def render_markdown(metadata: dict[str, Any], language: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Source:
+    """What the extraction reads: the job's chapter, or a text sent with the job."""
+
+    language: str
+    book_title: str
+    genre: str | None
+    title: str
+    text: str
+    chapter_id: str | None = None  # None: a sent text, stored on no chapter
+    revision: int | None = None
+    content_hash: str | None = None
+
+
+def read_source(ctx: JobContext, params: ExtractMetadataParams) -> Source:
+    if params.text is None:
+        c = read_chapter(ctx)
+        return Source(
+            language=c.language,
+            book_title=c.book_title,
+            genre=c.genre,
+            title=c.title,
+            text=c.text,
+            chapter_id=c.chapter_id,
+            revision=c.revision,
+            content_hash=c.content_hash,
+        )
+    assert ctx.book_id is not None
+    with transaction(ctx.sessions) as session:
+        book = get_book(session, ctx.book_id)
+        language, book_title, genre = book.language, book.title, book.genre
+    title = params.title or SENT_TEXT_TITLE[template_language(language)]
+    return Source(language, book_title, genre, title, params.text)
+
+
 def run_extract_metadata(ctx: JobContext) -> JobOutput:
     params = ExtractMetadataParams.model_validate(ctx.params)
     ctx.reporter.progress(0.02, "Reading the chapter")
-    c = read_chapter(ctx)
+    c = read_source(ctx, params)
     language, book_title, genre = c.language, c.book_title, c.genre
     chapter_title, read_hash = c.title, c.content_hash
     chapter_text, revision_number = c.text, c.revision
@@ -122,14 +160,19 @@ def run_extract_metadata(ctx: JobContext) -> JobOutput:
     )
     metadata = answer.model_dump()
     ctx.reporter.progress(0.95, "Saving the metadata on the chapter")
-    with transaction(ctx.sessions) as session:
-        stored = set_metadata(session, c.chapter_id, metadata, expected_hash=read_hash)
     notes = []
-    if not stored:
-        notes.append(
-            f"the chapter changed after revision {revision_number} was read: "
-            "the metadata was not stored on it (run the extraction again)"
-        )
+    stored = False
+    if c.chapter_id is None:
+        notes.append("extracted from the text sent: stored on no chapter")
+    else:
+        assert read_hash is not None
+        with transaction(ctx.sessions) as session:
+            stored = set_metadata(session, c.chapter_id, metadata, expected_hash=read_hash)
+        if not stored:
+            notes.append(
+                f"the chapter changed after revision {revision_number} was read: "
+                "the metadata was not stored on it (run the extraction again)"
+            )
     return JobOutput(
         result={
             "metadata": metadata,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -14,8 +13,7 @@ from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.passages import format_passages
 from services.core.writing.progress import stream_text
-
-log = logging.getLogger(__name__)
+from services.core.writing.recall import Recall, recall
 
 NO_REQUEST = {"pt-BR": "(nenhum pedido específico)", "en": "(no specific request)"}
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
@@ -67,7 +65,8 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     chapter_title, chapter_text, revision_number = c.title, c.text, c.revision
     text, truncated = fit_chapter_text(chapter_text, ctx.settings.llm_prompt_chars)
     retrieval_started = time.perf_counter()
-    passages = related_passages(ctx, chapter_text)
+    memory = related_passages(ctx, chapter_text)
+    passages = memory.passages
     retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
     messages = build_messages(
         language=language,
@@ -92,26 +91,26 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     return JobOutput(
         result=_result(
             completion, chapter_title, revision_number, truncated, language, passages, retrieval_ms
-        ),
+        )
+        | {"notes": memory.notes},
         artifact=ArtifactDraft(kind="suggestion", title=chapter_title, text=completion.text),
     )
 
 
-def related_passages(ctx: JobContext, chapter_text: str) -> list[Passage]:
-    """What other chapters say about how this one ends; suggestions stay without it if memory
-    is down."""
+def related_passages(ctx: JobContext, chapter_text: str) -> Recall:
+    """What other chapters say about how this one ends; suggestions are still written without
+    it (the result's notes say why)."""
     assert ctx.book_id is not None and ctx.chapter_id is not None
+    book_id, chapter_id = ctx.book_id, ctx.chapter_id
     ctx.reporter.progress(0.03, "Searching the book's memory")
-    try:
-        # The chapter's last lines: ~500 characters fit the embedder's window and keep the
-        # query at ~30 ms on 2 cores (a 1,500-character query costs ~55 ms).
-        found = ctx.memory.search(
-            ctx.book_id, chapter_text[-500:], MEMORY_PASSAGES, exclude_chapter=ctx.chapter_id
-        )
-    except Exception as exc:  # memory is an aid here, not a requirement
-        log.warning("suggest without memory for job %s: %s", ctx.job_id, exc)
-        return []
-    return found
+    # The chapter's last lines: ~500 characters fit the embedder's window and keep the
+    # query at ~30 ms on 2 cores (a 1,500-character query costs ~55 ms).
+    return recall(
+        ctx,
+        lambda: ctx.memory.search(
+            book_id, chapter_text[-500:], MEMORY_PASSAGES, exclude_chapter=chapter_id
+        ),
+    )
 
 
 def _result(

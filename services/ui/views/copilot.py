@@ -16,6 +16,7 @@ from services.ui.session import (
     max_tokens_input,
     result_field,
     show_flash,
+    show_notes,
     shown,
     start_job,
 )
@@ -89,6 +90,7 @@ def answer_outcome(api: ApiClient, view: JobView, t: Labels) -> None:
     if question:
         st.caption(t.t("answer_to", question=question))
     st.markdown(view.shown_text)
+    show_notes(view, t)
     citations = unique_citations(result_field(view, "citations") or [])
     if not citations:
         st.caption(t.t("no_citations"))
@@ -136,8 +138,7 @@ def on_ideate(api: ApiClient, book_id: str) -> None:
 
 def idea_cards(api: ApiClient, book: Book, view: JobView, t: Labels) -> None:
     ideas: list[dict[str, Any]] = result_field(view, "ideas") or []
-    for note in result_field(view, "notes") or []:
-        st.caption(note)
+    show_notes(view, t)
     columns = st.columns(min(3, max(1, len(ideas))))
     for index, idea in enumerate(ideas):
         with columns[index % len(columns)], st.container(border=True):
@@ -219,6 +220,7 @@ def on_write_scene(api: ApiClient, book_id: str, has_chapters: bool, t: Labels) 
 def scene_outcome(api: ApiClient, book: Book, view: JobView, t: Labels) -> None:
     with st.container(border=True):
         st.markdown(view.shown_text)
+    show_notes(view, t)
     saved_id = result_field(view, "saved_chapter_id") or st.session_state.get(
         "saved_scenes", {}
     ).get(view.job_id)

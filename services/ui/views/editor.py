@@ -24,6 +24,7 @@ from services.ui.session import (
     max_tokens_input,
     outcome,
     show_flash,
+    show_notes,
     shown,
     start_job,
 )
@@ -352,6 +353,7 @@ def metadata_table(found: dict[str, Any], t: Labels) -> None:
 def text_outcome(view: JobView, t: Labels, headline: str) -> None:
     st.success(headline)
     st.markdown(view.shown_text)
+    show_notes(view, t)
     citations = unique_citations((view.result or {}).get("citations") or [])
     if citations:
         st.caption(t.t("based_on", chapters="; ".join(citation_label(c, t) for c in citations)))

@@ -33,7 +33,7 @@ def status_section(api: ApiClient, t: Labels) -> MemoryStatus | None:
     state, mode, documents = st.columns(3)
     state.metric(t.t("memory_state"), t.get(f"state_{status['state']}", status["state"]))
     mode.metric(t.t("memory_mode"), t.get(f"memory_mode_{status['mode']}", status["mode"]))
-    documents.metric(t.t("memory_documents"), status.get("documents", "—"))
+    documents.metric(t.t("memory_documents"), _or_dash(status.get("documents")))
     st.caption(t.t("memory_where", where=where, model=status["embedding_model"]))
     if not status["ok"]:
         st.error(status["detail"])
@@ -148,3 +148,7 @@ def actions_section(api: ApiClient, book: Book, t: Labels) -> None:
             on_click=on_clear_all,
             args=(api, t),
         )
+
+
+def _or_dash(value: int | None) -> int | str:
+    return "—" if value is None else value

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import redis
 from celery import Celery
@@ -106,8 +107,8 @@ def jobs_in_broker(client: redis.Redis, queues: Iterable[str], job_ids: set[str]
 
     for queue in queues:
         for step in _PRIORITY_STEPS:
-            for raw in client.lrange(f"{queue}{step}", 0, -1):
+            for raw in cast(list[bytes], client.lrange(f"{queue}{step}", 0, -1)):
                 scan(raw)
-    for raw in client.hvals(_UNACKED):
+    for raw in cast(list[bytes], client.hvals(_UNACKED)):
         scan(raw)
     return found
