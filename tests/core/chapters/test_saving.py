@@ -26,6 +26,7 @@ from services.core.chapters.service import (
 from services.core.db import make_engine, make_session_factory, transaction
 from services.core.errors import NotFound
 from services.core.jobs.models import Job
+from services.core.jobs.outbox import FollowUp
 from services.core.migrate import downgrade, upgrade
 
 MAX = 10_000
@@ -58,9 +59,10 @@ class Sender:
         self.sent: list[str] = []
         self.accepts = accepts
 
-    def __call__(self, job_id: str) -> bool:
-        self.sent.append(job_id)
-        return self.accepts
+    def __call__(self, follow_ups: Sequence[FollowUp]) -> set[str]:
+        ids = [f.job_id for f in follow_ups]
+        self.sent += ids
+        return set() if self.accepts else set(ids)
 
 
 def jobs(sessions: sessionmaker[Session]) -> list[Job]:
@@ -87,12 +89,18 @@ def test_a_save_commits_the_chapter_with_its_index_job_then_mirrors_and_sends(
     mirror = chapters_dir / saved.file
     assert mirror.read_text() == "# A partida\n\nAna embarca.\n"
 
+    # Saved again while its indexing is still queued: merged into that job, nothing new sent.
     update = ChapterUpdate(book_id=book_id, chapter_id=saved.chapter_id, text="Ana volta.")
-    refused = saving.IndexJobs(index_chapter_request(), Sender(accepts=False))
-    again = saving.save_update(sessions, chapters_dir, update, refused, max_chars=MAX)
-    # The broker refused the job: the answer names no job, the text is saved all the same.
-    assert again.revision == 2 and again.index_job_id is None
+    again = saving.save_update(sessions, chapters_dir, update, index, max_chars=MAX)
+    assert again.revision == 2 and again.index_job_id == job.id and send.sent == [job.id]
     assert mirror.read_text() == "# A partida\n\nAna volta.\n"
+
+    other = ChapterSave(book_id=book_id, title="A volta", text="Ana chega.")
+    refused = saving.IndexJobs(index_chapter_request(), Sender(accepts=False))
+    third = saving.save_new(sessions, chapters_dir, other, refused, max_chars=MAX)
+    # The broker refused the job: the answer names no job, the text is saved all the same.
+    assert third.revision == 1 and third.index_job_id is None
+    assert (chapters_dir / third.file).read_text() == "# A volta\n\nAna chega.\n"
 
 
 def test_a_save_to_an_unknown_book_names_post_books_and_writes_nothing(
@@ -146,8 +154,9 @@ def test_a_lost_revision_race_is_retried_and_its_index_job_rolled_back(
 
     result = saving.save_chapters(sessions, chapters_dir, write, saving.IndexJobs(request))
     assert attempts == [1, 2] and result.chapter.revision == 2 and not result.index_queued
-    # The first attempt never reached its index request; one job per committed save.
-    assert len(requested) == 1 and len(jobs(sessions)) == 2
+    # The first attempt never reached its index request; the committed save's request merged
+    # into the chapter's indexing job still queued from the first save (one pending per chapter).
+    assert len(requested) == 1 and len(jobs(sessions)) == 1
     with transaction(sessions) as s:
         assert get_chapter(s, chapter_id).current_revision == 2
         count = s.scalar(select(func.count()).select_from(ChapterRevision))
