@@ -98,8 +98,9 @@ def percentiles(values: list[float]) -> tuple[float, float, float, float]:
 
 def time_to_searchable(
     api: httpx.Client, collection: str, book_id: str, n: int, timeout: float = 120
-) -> float:
-    """Save a chapter; seconds until its passages are in memory (polled every 0.1 s)."""
+) -> tuple[float, str]:
+    """Save a chapter; seconds until its passages are in memory (polled every 0.1 s), and the
+    save's index job."""
     saved = api.post(
         "/chapter/save", json={"book_id": book_id, "title": f"Nota {n}", "text": SCENE}
     ).json()
@@ -108,7 +109,7 @@ def time_to_searchable(
     while time.perf_counter() - started < timeout:
         page = api.get(f"/chroma/collection/{collection}", params={"limit": 200}).json()
         if any(marker in item["id"] for item in page.get("items", [])):
-            return time.perf_counter() - started
+            return time.perf_counter() - started, str(saved["index_job_id"])
         time.sleep(0.1)
     raise TimeoutError(f"save {n} not searchable after {timeout:.0f} s")
 
@@ -116,10 +117,13 @@ def time_to_searchable(
 def searchable_series(
     api: httpx.Client, collection: str, book_id: str, saves: int, start: int
 ) -> list[float]:
+    """One save at a time, as an author works: the next save comes once the previous one's
+    indexing (with its LLM summary) has ended, so each number is one save's own wait."""
     times = []
     for n in range(start, start + saves):
-        times.append(time_to_searchable(api, collection, book_id, n))
-        time.sleep(0.5)  # an author does not save twice in the same instant
+        took, job_id = time_to_searchable(api, collection, book_id, n)
+        times.append(took)
+        wait_job(api, job_id, timeout=600)
     return times
 
 
