@@ -13,8 +13,7 @@ from services.core.jobs.schemas import CritiqueParams
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
-from services.core.writing.passages import format_passages
-from services.core.writing.progress import stream_text
+from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +91,13 @@ def run_critique(ctx: JobContext) -> JobOutput:
                 notes.append("no passages of earlier chapters found: are they indexed?")
     else:
         notes.append("this is the book's first chapter: there is nothing earlier to compare with")
-    chapter_text, truncated = fit_for_review(text, ctx.settings.llm_prompt_chars)
-    messages = load_prompt("critique", language).render(
+    plan = prompt_plan(ctx)
+    chapter_text, truncated = fit_for_review(text, plan.chapter_chars)
+    passages, passages_block = passages_for_prompt(passages, plan, language)
+    messages = load_prompt("critique", language, plan.profile).render(
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
-        passages=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
+        passages=passages_block,
         chapter_position=str(position),
         chapter_title=title,
         chapter_text=chapter_text,
@@ -120,8 +121,10 @@ def run_critique(ctx: JobContext) -> JobOutput:
         "chapter_revision": revision_number,
         "language": language,
         "notes": notes,
+        "warnings": completion.warnings,
         "receipt": {
             **completion.receipt(),
+            "prompt_profile": plan.profile,
             "context_truncated": truncated,
             "passages": [p.doc_id for p in passages],
         },
