@@ -52,8 +52,12 @@ class Settings(BaseSettings):
         default=None, ge=-2.0, le=2.0, alias="LLM_PRESENCE_PENALTY"
     )
     # Engine extras: llama.cpp `repeat_penalty` / vLLM `repetition_penalty`; llama.cpp's DRY.
-    llm_repeat_penalty: float | None = Field(default=None, gt=0.0, le=2.0, alias="LLM_REPEAT_PENALTY")
-    llm_dry_multiplier: float | None = Field(default=None, ge=0.0, le=5.0, alias="LLM_DRY_MULTIPLIER")
+    llm_repeat_penalty: float | None = Field(
+        default=None, gt=0.0, le=2.0, alias="LLM_REPEAT_PENALTY"
+    )
+    llm_dry_multiplier: float | None = Field(
+        default=None, ge=0.0, le=5.0, alias="LLM_DRY_MULTIPLIER"
+    )
     llm_sampling: Annotated[dict[str, dict[str, float]], NoDecode] = Field(
         default_factory=dict, alias="LLM_SAMPLING"
     )
@@ -151,7 +155,9 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = json.loads(value) if value.strip() else {}
         if not isinstance(value, dict):
-            raise ValueError('LLM_SAMPLING must be a JSON object: {"critique": {"temperature": 0.3}}')
+            raise ValueError(
+                'LLM_SAMPLING must be a JSON object: {"critique": {"temperature": 0.3}}'
+            )
         for kind, fields in value.items():
             unknown = set(fields) - set(SAMPLING_FIELDS) if isinstance(fields, dict) else None
             if unknown is None or unknown:

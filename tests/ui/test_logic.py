@@ -233,3 +233,14 @@ def test_every_label_key_is_used_by_the_ui() -> None:
         if f'"{key}"' not in source and not key.startswith(dynamic_prefixes)
     ]
     assert unused == []
+
+
+def test_result_warnings_in_both_languages() -> None:
+    from services.ui.logic import result_warnings
+
+    result = {"warnings": [{"code": "repetition", "message": "the model started repeating"}]}
+    assert "se repetir" in result_warnings(result, labels("pt-BR"))[0]
+    assert "GPU presets" in result_warnings(result, labels("en"))[0]
+    unknown = {"warnings": [{"code": "other", "message": "something else"}, "junk"]}
+    assert result_warnings(unknown, labels("en")) == ["something else"]
+    assert result_warnings(None, labels("en")) == [] and result_warnings({}, labels("en")) == []

@@ -195,15 +195,19 @@ class LLMClient:
         usage = None
         model = self.model
         try:
+            request: dict[str, Any] = {
+                "max_tokens": int(sampling["max_tokens"]),
+                **standard,
+                **_response_format(json_schema),
+            }
+            if extra_body:
+                request["extra_body"] = extra_body
             stream = self._client.chat.completions.create(
                 model=self.model,
                 messages=cast("list[ChatCompletionMessageParam]", messages),
                 stream=True,
                 stream_options={"include_usage": True},
-                max_tokens=int(sampling["max_tokens"]),
-                **standard,
-                **_response_format(json_schema),
-                **({"extra_body": extra_body} if extra_body else {}),
+                **request,
             )
             # Closed here, whatever on_delta raises (a cancelled job stops mid-stream): left to
             # the garbage collector, the abandoned stream closes its response at a random moment,
@@ -240,7 +244,9 @@ class LLMClient:
             prompt_tokens=usage.prompt_tokens if usage else None,
             # A stream closed early gets no usage chunk: count the pieces (≈ tokens) instead.
             completion_tokens=(
-                usage.completion_tokens if usage else (pieces if finish_reason == "stopped" else None)
+                usage.completion_tokens
+                if usage
+                else (pieces if finish_reason == "stopped" else None)
             ),
             duration_s=time.perf_counter() - started,
             time_to_first_token_s=(first_token_at - started) if first_token_at else None,

@@ -59,6 +59,12 @@ def _attempt_record(completion: Completion, verdict: LoopVerdict | None) -> dict
     }
 
 
+def _stopper(guard: LoopGuard | None) -> Callable[[], bool] | None:
+    if guard is None:
+        return None
+    return lambda: guard.triggered
+
+
 def generate_text(
     llm: LLMClient,
     messages: list[dict[str, str]],
@@ -86,7 +92,7 @@ def generate_text(
             max_tokens=options.max_tokens,
             temperature=options.temperature if sampling is None else None,
             sampling_profile=sampling,
-            stop=(lambda guard=guard: guard.triggered) if guard is not None else None,
+            stop=_stopper(guard),
         )
         verdict = guard.finish() if guard is not None else None
         attempts.append(_attempt_record(completion, verdict))

@@ -118,10 +118,12 @@ class LoopGuard:
     def _word_loop(self, *, whole: bool = False) -> LoopVerdict | None:
         n = self.config.n
         for window in self.config.windows:
-            if len(self._tokens) < window.size:
-                # A short answer that is one phrase over and over is judged whole at the end.
-                if not (whole and len(self._tokens) >= MIN_WORDS_JUDGED and window is self.config.windows[0]):
-                    continue
+            # A short answer that is one phrase over and over is judged whole at the end.
+            judged_whole = whole and len(self._tokens) >= MIN_WORDS_JUDGED
+            if len(self._tokens) < window.size and not (
+                judged_whole and window is self.config.windows[0]
+            ):
+                continue
             start = max(0, len(self._tokens) - window.size)
             grams = _ngrams(self._tokens[start:], n)
             counts = Counter(grams)

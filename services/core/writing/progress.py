@@ -41,8 +41,9 @@ class GenerationProgress:
     def on_reset(self, reason: str) -> None:
         """The loop guard stopped the stream: clients drop its text, the retry streams anew."""
         self.produced = 0
+        self.label = f"{self.label}, retrying"
         self.reporter.reset(reason)
-        self.reporter.progress(self.start, f"{self.label} (retrying)")
+        self.reporter.progress(self.start, self.label)
 
     def on_retry(self, problem: str) -> None:
         """The first answer was invalid JSON: clients drop its text, the repair streams anew."""

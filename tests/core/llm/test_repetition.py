@@ -84,7 +84,14 @@ def streamed(text: str, size: int = 3) -> LoopGuard:
 
 @pytest.mark.parametrize(
     "text",
-    [PROSE_PT, REFRAIN_PT, CRITIQUE_LIST_PT, ANAPHORA_EN, DIALOGUE_PT, PROSE_PT + "\n\n" + PROSE_PT[:200]],
+    [
+        PROSE_PT,
+        REFRAIN_PT,
+        CRITIQUE_LIST_PT,
+        ANAPHORA_EN,
+        DIALOGUE_PT,
+        PROSE_PT + "\n\n" + PROSE_PT[:200],
+    ],
     ids=["prose", "refrain", "critique-list", "anaphora", "dialogue", "prose-quoting-itself"],
 )
 def test_legitimate_repetition_does_not_trigger(text: str) -> None:
