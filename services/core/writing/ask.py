@@ -25,8 +25,8 @@ def run_ask(ctx: JobContext) -> JobOutput:
         top_k = params.top_k or ctx.settings.memory_top_k
         passages = ctx.memory.search(ctx.book_id, params.question, top_k)
     plan = prompt_plan(ctx)
-    # Ask has no chapter in its prompt: the passages get the chapter's budget too.
-    plan = dataclasses.replace(plan, memory_chars=plan.memory_chars + plan.chapter_chars)
+    # Ask has no chapter in its prompt: the passages get the chapter's budget.
+    plan = dataclasses.replace(plan, memory_chars=plan.chapter_chars)
     passages, passages_block = passages_for_prompt(passages, plan, language)
     messages = load_prompt("ask", language, plan.profile).render(
         book_title=book_title,
