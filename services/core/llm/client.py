@@ -129,6 +129,8 @@ class LLMClient:
         # Used only while /v1/models cannot be read (the probe decides otherwise).
         self.configured_engine = settings.llm_engine if settings.llm_engine in ENGINES else None
         self._info: ServerInfo | None = None
+        # A hanging server must not hold a job longer than its own requests would.
+        self._probe_timeout = min(5.0, settings.llm_timeout_s)
         self._info_lock = threading.Lock()
         self._client = OpenAI(
             base_url=settings.llm_base_url,
@@ -149,7 +151,9 @@ class LLMClient:
         if self._info is not None:
             return self._info
         try:
-            page = self._client.with_options(max_retries=0, timeout=5).models.list()
+            page = self._client.with_options(
+                max_retries=0, timeout=self._probe_timeout
+            ).models.list()
             data = [m.model_dump() for m in page.data]
         except (openai.OpenAIError, httpx.HTTPError, ValueError):
             return None
