@@ -103,8 +103,6 @@ def generate_text(
         sampling = (sampling or Sampling(options.temperature or 0.7)).stronger()
     assert completion is not None
     completion.duration_s = time.perf_counter() - started
-    if sampling is not None and len(attempts) > 1:
-        completion.sampling["retry_sampling"] = dict(sampling.__dict__)
     if not options.guard and not options.checks:
         return completion
     truncated_at: int | None = None
