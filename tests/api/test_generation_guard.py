@@ -11,12 +11,24 @@ import httpx
 
 from services.core.llm.repetition import repeated_ngram_share
 from services.core.manuscripts.parsing import parse_manuscript
-from tests.api.test_critique_expand import new_book, save_indexed
+from tests.api.test_critique_expand import new_book
 from tests.conftest import Stack
 from tests.job_client import follow, submit, succeeded
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGINAL = ROOT / "bench" / "texts" / "a-ilha-do-farol.pt-BR.md"
+
+
+# Generous: a busy 2-core CI box runs the LLM summaries of indexing and 512 tokens slowly.
+SLOW = 600
+
+
+def save_indexed(api: httpx.Client, book_id: str, title: str, text: str) -> str:
+    response = api.post("/chapter/save", json={"book_id": book_id, "title": title, "text": text})
+    assert response.status_code == 201, response.text
+    saved: dict[str, Any] = response.json()
+    succeeded(api, saved["index_job_id"], timeout=SLOW)
+    return str(saved["chapter_id"])
 
 
 def check_guarded(result: dict[str, Any], events: list[Any]) -> dict[str, Any]:
@@ -47,7 +59,7 @@ def test_critique_of_a_portuguese_chapter_does_not_end_in_a_loop(
     ids = [save_indexed(api, book, c.title, c.text) for c in chapters[:3]]
     job_id = submit(api, "critique", book, ids[2])  # the default max_tokens, as the UI sends
     events = follow(api, job_id)
-    result = succeeded(api, job_id, timeout=240)["result"]
+    result = succeeded(api, job_id, timeout=SLOW)["result"]
     guard = check_guarded(result, events)
     receipt = result["receipt"]
     # The served model is SmolLM2-135M on llama.cpp: compact prompts, and llama.cpp's own
@@ -72,4 +84,4 @@ def test_a_request_to_repeat_is_stopped_or_flagged(api: httpx.Client, stack: Sta
         temperature=0.0,
     )
     events = follow(api, job_id)
-    check_guarded(succeeded(api, job_id, timeout=240)["result"], events)
+    check_guarded(succeeded(api, job_id, timeout=SLOW)["result"], events)
