@@ -41,7 +41,37 @@ class Settings(BaseSettings):
     llm_connect_timeout_s: float = Field(default=5.0, alias="LLM_CONNECT_TIMEOUT")
     llm_max_retries: int = Field(default=3, alias="LLM_MAX_RETRIES")
     llm_max_tokens: int = Field(default=512, alias="LLM_MAX_TOKENS")
-    llm_temperature: float = Field(default=0.7, alias="LLM_TEMPERATURE")
+    # Sampling (services/core/llm/sampling.py). Unset: each free-text kind's measured default
+    # (suggest, critique, ask, expand); set: that value for every kind. LLM_SAMPLING overrides
+    # per kind, as JSON: {"critique": {"temperature": 0.3, "dry_multiplier": 1.0}}.
+    llm_temperature: float | None = Field(default=None, ge=0.0, le=2.0, alias="LLM_TEMPERATURE")
+    llm_top_p: float | None = Field(default=None, gt=0.0, le=1.0, alias="LLM_TOP_P")
+    llm_frequency_penalty: float | None = Field(
+        default=None, ge=-2.0, le=2.0, alias="LLM_FREQUENCY_PENALTY"
+    )
+    llm_presence_penalty: float | None = Field(
+        default=None, ge=-2.0, le=2.0, alias="LLM_PRESENCE_PENALTY"
+    )
+    # Engine extras: llama.cpp `repeat_penalty` / vLLM `repetition_penalty`; llama.cpp's DRY.
+    llm_repeat_penalty: float | None = Field(
+        default=None, gt=0.0, le=2.0, alias="LLM_REPEAT_PENALTY"
+    )
+    llm_dry_multiplier: float | None = Field(
+        default=None, ge=0.0, le=5.0, alias="LLM_DRY_MULTIPLIER"
+    )
+    llm_sampling: Annotated[dict[str, dict[str, float]], NoDecode] = Field(
+        default_factory=dict, alias="LLM_SAMPLING"
+    )
+    # Stop a generation that loops, retry once with stronger repetition controls, and hand back
+    # the text before the loop with a note if it loops again.
+    llm_loop_guard: bool = Field(default=True, alias="LLM_LOOP_GUARD")
+    # compact: short prompts and fewer memory passages, for small models; full: the GPU presets'
+    # prompts; auto: compact when the served model has under PROMPT_COMPACT_BELOW_B billion
+    # parameters (llama.cpp reports it; vLLM's model path names it, e.g. SmolLM2-135M).
+    prompt_profile: Literal["auto", "compact", "full"] = Field(
+        default="auto", alias="PROMPT_PROFILE"
+    )
+    prompt_compact_below_b: float = Field(default=3.0, gt=0, alias="PROMPT_COMPACT_BELOW_B")
     # How much chapter text goes into one prompt. The small CPU model has 4k tokens per slot
     # (LLM_CONTEXT / LLM_PARALLEL); raise this with a bigger context on vLLM.
     llm_prompt_chars: int = Field(default=4000, alias="LLM_PROMPT_CHARS")
@@ -117,6 +147,27 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("llm_sampling", mode="before")
+    @classmethod
+    def _sampling_per_kind(cls, value: object) -> object:
+        # Deferred: the sampling module imports this one.
+        from services.core.llm.sampling import SAMPLING_FIELDS
+
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError(
+                'LLM_SAMPLING must be a JSON object: {"critique": {"temperature": 0.3}}'
+            )
+        for kind, fields in value.items():
+            unknown = set(fields) - set(SAMPLING_FIELDS) if isinstance(fields, dict) else None
+            if unknown is None or unknown:
+                raise ValueError(
+                    f"LLM_SAMPLING[{kind!r}] takes an object with {', '.join(SAMPLING_FIELDS)}"
+                    + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+                )
         return value
 
     @field_validator("chroma_host", "api_token", "database_url_override", mode="before")

@@ -256,3 +256,15 @@ def receipt_rows(result: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     receipt = result.get("receipt")
     return dict(receipt) if isinstance(receipt, dict) else {}
+
+
+def result_warnings(result: dict[str, Any] | None, t: Labels) -> list[str]:
+    """Warnings of a finished job in the UI's language (e.g. the loop guard cut a repeating
+    answer); an unknown warning is shown as the API wrote it."""
+    shown: list[str] = []
+    for warning in (result or {}).get("warnings") or []:
+        if not isinstance(warning, dict):
+            continue
+        code = str(warning.get("code") or "")
+        shown.append(t.get(f"{code}_warning", str(warning.get("message") or code)))
+    return shown

@@ -20,6 +20,7 @@ from services.ui.logic import (
     JobView,
     apply_event,
     progress_fraction,
+    result_warnings,
     translate_message,
     view_from_job,
 )
@@ -161,6 +162,8 @@ def job_panel(
         return
     if view.status == "succeeded":
         st.progress(1.0, text=translate_message("Done", t.language))
+        for warning in result_warnings(view.result, t):
+            st.warning(warning)
         show_outcome(view)
     elif view.status == "failed":
         st.error(t.t("job_failed", error=view.error or translate_message(view.message, t.language)))

@@ -261,3 +261,14 @@ def test_the_memory_notes_of_writing_results_are_translated() -> None:
     down = translate_message(UNAVAILABLE_NOTE.format(error="connection refused"), "pt-BR")
     assert down == "a memória do livro está indisponível (connection refused); escrito sem ela"
     assert translate_message(EMPTY_NOTE, "pt-BR").startswith("a memória do livro não achou")
+
+
+def test_result_warnings_in_both_languages() -> None:
+    from services.ui.logic import result_warnings
+
+    result = {"warnings": [{"code": "repetition", "message": "the model started repeating"}]}
+    assert "se repetir" in result_warnings(result, labels("pt-BR"))[0]
+    assert "GPU presets" in result_warnings(result, labels("en"))[0]
+    unknown = {"warnings": [{"code": "other", "message": "something else"}, "junk"]}
+    assert result_warnings(unknown, labels("en")) == ["something else"]
+    assert result_warnings(None, labels("en")) == [] and result_warnings({}, labels("en")) == []

@@ -44,9 +44,14 @@ def template_language(language: str) -> str:
 
 
 @cache
-def load_prompt(task: str, language: str) -> PromptTemplate:
+def load_prompt(task: str, language: str, profile: str = "full") -> PromptTemplate:
+    """`profile` compact reads `prompts/compact/<task>.<lang>.txt` (short prompts for small
+    models) when the task has one, else the full prompt."""
     name = f"{task}.{template_language(language)}.txt"
-    text = resources.files("services.core.llm").joinpath("prompts", name).read_text("utf-8")
+    folder = resources.files("services.core.llm").joinpath("prompts")
+    if profile == "compact" and folder.joinpath("compact", name).is_file():
+        folder = folder.joinpath("compact")
+    text = folder.joinpath(name).read_text("utf-8")
     sections: dict[str, str] = {}
     parts = _SECTION.split(text)
     for role, body in zip(parts[1::2], parts[2::2], strict=True):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from services.core.books.service import get_book
 from services.core.db import transaction
 from services.core.jobs.context import JobContext, JobOutput
 from services.core.jobs.schemas import AskParams
 from services.core.llm.prompts import load_prompt
 from services.core.memory.store import Passage
-from services.core.writing.passages import format_passages
-from services.core.writing.progress import stream_text
+from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import recall
 
 
@@ -27,9 +28,13 @@ def run_ask(ctx: JobContext) -> JobOutput:
         book_id = ctx.book_id
         found = recall(ctx, lambda: ctx.memory.search(book_id, params.question, top_k))
         passages, notes = found.passages, found.notes
-    messages = load_prompt("ask", language).render(
+    plan = prompt_plan(ctx)
+    # Ask has no chapter in its prompt: the passages get the chapter's budget.
+    plan = dataclasses.replace(plan, memory_chars=plan.chapter_chars)
+    passages, passages_block = passages_for_prompt(passages, plan, language)
+    messages = load_prompt("ask", language, plan.profile).render(
         book_title=book_title,
-        passages=format_passages(passages, language, ctx.settings.llm_prompt_chars),
+        passages=passages_block,
         question=params.question,
     )
     completion = stream_text(
@@ -51,6 +56,11 @@ def run_ask(ctx: JobContext) -> JobOutput:
             "citations": citations,
             "notes": notes,
             "language": language,
-            "receipt": {**completion.receipt(), "passages": [p.doc_id for p in passages]},
+            "warnings": completion.warnings,
+            "receipt": {
+                **completion.receipt(),
+                "prompt_profile": plan.profile,
+                "passages": [p.doc_id for p in passages],
+            },
         }
     )

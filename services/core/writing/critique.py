@@ -12,8 +12,7 @@ from services.core.jobs.schemas import CritiqueParams
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
-from services.core.writing.passages import format_passages
-from services.core.writing.progress import stream_text
+from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import empty_note, recall
 
 NOT_GIVEN = {"pt-BR": "(não informado)", "en": "(not given)"}
@@ -90,11 +89,13 @@ def run_critique(ctx: JobContext) -> JobOutput:
             notes += empty_note(passages)
     else:
         notes.append("this is the book's first chapter: there is nothing earlier to compare with")
-    chapter_text, truncated = fit_for_review(text, ctx.settings.llm_prompt_chars)
-    messages = load_prompt("critique", language).render(
+    plan = prompt_plan(ctx)
+    chapter_text, truncated = fit_for_review(text, plan.chapter_chars)
+    passages, passages_block = passages_for_prompt(passages, plan, language)
+    messages = load_prompt("critique", language, plan.profile).render(
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
-        passages=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
+        passages=passages_block,
         chapter_position=str(position),
         chapter_title=title,
         chapter_text=chapter_text,
@@ -118,8 +119,10 @@ def run_critique(ctx: JobContext) -> JobOutput:
         "chapter_revision": revision_number,
         "language": language,
         "notes": notes,
+        "warnings": completion.warnings,
         "receipt": {
             **completion.receipt(),
+            "prompt_profile": plan.profile,
             "context_truncated": truncated,
             "passages": [p.doc_id for p in passages],
         },

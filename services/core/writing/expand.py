@@ -27,8 +27,7 @@ from services.core.jobs.service import get_job
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
-from services.core.writing.passages import format_passages
-from services.core.writing.progress import stream_text
+from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import recall
 from services.core.writing.suggest import fit_chapter_text
 
@@ -122,16 +121,18 @@ def run_expand(ctx: JobContext) -> JobOutput:
     title = params.chapter_title or (params.idea.title if params.idea else DEFAULT_TITLE[lang])
     notes: list[str] = []
     passages = _related_passages(ctx, memory_query(params, start, language), start, notes)
+    plan = prompt_plan(ctx)
+    passages, memory = passages_for_prompt(passages, plan, language)
     start_text, truncated = (
-        fit_chapter_text(start.text, ctx.settings.llm_prompt_chars)
+        fit_chapter_text(start.text, plan.chapter_chars)
         if start.text
         else (NO_CHAPTER[lang], False)
     )
-    messages = load_prompt("expand", language).render(
+    messages = load_prompt("expand", language, plan.profile).render(
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
         synopsis=synopsis or NOT_GIVEN[lang],
-        memory=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
+        memory=memory,
         chapter_title=start.title or NOT_GIVEN[lang],
         chapter_text=start_text,
         idea=describe_idea(params.idea, language),
@@ -241,6 +242,7 @@ def _output(
         "language": language,
         "citations": [p.as_citation() for p in passages],
         "notes": notes,
+        "warnings": completion.warnings if completion else [],
         "saved_chapter_id": saved.chapter.chapter_id if saved else None,
         "saved_chapter_position": saved.chapter.position if saved else None,
         "index_job_id": saved.index_job_id if saved else None,

@@ -11,8 +11,7 @@ from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
-from services.core.writing.passages import format_passages
-from services.core.writing.progress import stream_text
+from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import Recall, recall
 
 NO_REQUEST = {"pt-BR": "(nenhum pedido específico)", "en": "(no specific request)"}
@@ -43,9 +42,10 @@ def build_messages(
     chapter_text: str,
     params: SuggestParams,
     memory: str | None = None,
+    profile: str = "full",
 ) -> list[dict[str, str]]:
     lang = template_language(language)
-    return load_prompt("suggest", language).render(
+    return load_prompt("suggest", language, profile).render(
         memory=memory or NO_MEMORY[lang],
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
@@ -63,11 +63,12 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     c = read_chapter(ctx)
     language, book_title, genre, synopsis = c.language, c.book_title, c.genre, c.synopsis
     chapter_title, chapter_text, revision_number = c.title, c.text, c.revision
-    text, truncated = fit_chapter_text(chapter_text, ctx.settings.llm_prompt_chars)
+    plan = prompt_plan(ctx)
+    text, truncated = fit_chapter_text(chapter_text, plan.chapter_chars)
     retrieval_started = time.perf_counter()
-    memory = related_passages(ctx, chapter_text)
-    passages = memory.passages
+    recalled = related_passages(ctx, chapter_text)
     retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
+    passages, memory = passages_for_prompt(recalled.passages, plan, language)
     messages = build_messages(
         language=language,
         book_title=book_title,
@@ -76,7 +77,8 @@ def run_suggest(ctx: JobContext) -> JobOutput:
         chapter_title=chapter_title,
         chapter_text=text,
         params=params,
-        memory=format_passages(passages, language, ctx.settings.llm_prompt_chars // 2),
+        memory=memory,
+        profile=plan.profile,
     )
     completion = stream_text(
         ctx,
@@ -90,9 +92,16 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     ctx.reporter.progress(0.97, "Saving the suggestions")
     return JobOutput(
         result=_result(
-            completion, chapter_title, revision_number, truncated, language, passages, retrieval_ms
+            completion,
+            chapter_title,
+            revision_number,
+            truncated,
+            language,
+            passages,
+            retrieval_ms,
+            plan.profile,
         )
-        | {"notes": memory.notes},
+        | {"notes": recalled.notes},
         artifact=ArtifactDraft(kind="suggestion", title=chapter_title, text=completion.text),
     )
 
@@ -121,6 +130,7 @@ def _result(
     language: str,
     passages: list[Passage],
     retrieval_ms: float,
+    profile: str = "full",
 ) -> dict[str, Any]:
     return {
         "text": completion.text,
@@ -129,8 +139,10 @@ def _result(
         "chapter_revision": revision,
         "language": language,
         "citations": [p.as_citation() for p in passages],
+        "warnings": completion.warnings,
         "receipt": {
             **completion.receipt(),
+            "prompt_profile": profile,
             "context_truncated": truncated,
             "passages": [p.doc_id for p in passages],
             "retrieval_ms": round(retrieval_ms, 1),

@@ -13,6 +13,7 @@ from services.ui.logic import (
     kind_label,
     progress_fraction,
     receipt_rows,
+    result_warnings,
     status_label,
     translate_message,
 )
@@ -104,6 +105,8 @@ def job_card(api: ApiClient, job: Job, t: Labels) -> None:
 
 def job_result(job: Job, t: Labels) -> None:
     result = job["result"] or {}
+    for warning in result_warnings(result, t):
+        st.warning(warning)
     text = result.get("text") or result.get("answer")
     if isinstance(text, str) and text.strip():
         st.markdown(text)

@@ -19,6 +19,12 @@ PROMPTS = sorted(
     for p in resources.files("services.core.llm").joinpath("prompts").iterdir()
     if p.name.endswith(".txt")
 )
+# The compact profile (small models) must keep book text as data just the same.
+COMPACT = sorted(
+    p.name.removesuffix(".txt")
+    for p in resources.files("services.core.llm").joinpath("prompts", "compact").iterdir()
+    if p.name.endswith(".txt")
+)
 TAG = re.compile(r"</?[A-Za-z_]+>")
 
 
@@ -31,10 +37,20 @@ def injection(tags: set[str]) -> str:
     )
 
 
-@pytest.mark.parametrize("name", PROMPTS)
-def test_book_text_cannot_close_its_delimiters(name: str) -> None:
+def test_every_free_text_kind_has_compact_prompts_in_both_languages() -> None:
+    expected = {
+        f"{k}.{lang}" for k in ("suggest", "critique", "ask", "expand") for lang in ("en", "pt-BR")
+    }
+    assert expected <= set(COMPACT)
+
+
+@pytest.mark.parametrize(
+    ("profile", "name"),
+    [("full", name) for name in PROMPTS] + [("compact", name) for name in COMPACT],
+)
+def test_book_text_cannot_close_its_delimiters(profile: str, name: str) -> None:
     task, language = name.split(".", 1)
-    template = load_prompt(task, language)
+    template = load_prompt(task, language, profile)
     fields = set(template.system.get_identifiers()) | set(template.user.get_identifiers())
     raw = template.system.template + template.user.template
     tags = {t.strip("</>").lower() for t in TAG.findall(raw)}
