@@ -14,6 +14,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Passwords that ship in examples and images; refused in production.
 DEFAULT_DB_PASSWORDS = frozenset({"copiloto", "postgres", "password", "changeme", "secret"})
 MIN_PRODUCTION_TOKEN_CHARS = 16
+# What LLM_SAMPLING may set per kind (services/core/llm/sampling.py applies them).
+SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "repeat_penalty",
+    "dry_multiplier",
+)
 
 
 class Settings(BaseSettings):
@@ -152,9 +161,6 @@ class Settings(BaseSettings):
     @field_validator("llm_sampling", mode="before")
     @classmethod
     def _sampling_per_kind(cls, value: object) -> object:
-        # Deferred: the sampling module imports this one.
-        from services.core.llm.sampling import SAMPLING_FIELDS
-
         if isinstance(value, str):
             value = json.loads(value) if value.strip() else {}
         if not isinstance(value, dict):

@@ -15,14 +15,6 @@ from typing import Any
 from services.core.config import Settings
 
 ENGINES = ("llamacpp", "vllm")
-SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "repeat_penalty",
-    "dry_multiplier",
-)
 
 
 @dataclass(frozen=True)
