@@ -145,6 +145,7 @@ def get_revision(
 ) -> RevisionOut:
     """One revision with its full text."""
     with transaction(state.sessions) as session:
+        service.get_chapter(session, chapter_id)  # 404 for an unknown or trashed chapter
         revision = ChapterRepository(session).revision(chapter_id, number)
         if revision is None:
             raise NotFound(f"chapter {chapter_id!r} has no revision {number}")
