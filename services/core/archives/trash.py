@@ -8,6 +8,7 @@ that nothing in the catalog points to any more.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,3 +133,17 @@ def purge_expired(
         except Exception:
             log.warning("could not purge expired book %s; will retry", book_id, exc_info=True)
     return purged
+
+
+class LazyBookMemory:
+    """Memory reached only when a book is actually purged: listing the trash or a worker's
+    periodic pass must not need Chroma (or load anything) when nothing has expired."""
+
+    def __init__(self, factory: Callable[[], BookMemory]) -> None:
+        self._factory = factory
+        self._memory: BookMemory | None = None
+
+    def delete_book(self, book_id: str) -> int:
+        if self._memory is None:
+            self._memory = self._factory()
+        return self._memory.delete_book(book_id)
