@@ -33,9 +33,7 @@ def add_commands(sub: Any) -> None:
     )
     restore.add_argument("file", type=Path)
     restore.add_argument("--all", action="store_true", help="FILE is a whole-install backup")
-    restore.add_argument(
-        "--force", action="store_true", help="--all: replace a non-empty install"
-    )
+    restore.add_argument("--force", action="store_true", help="--all: replace a non-empty install")
     how = restore.add_mutually_exclusive_group()
     how.add_argument("--as-new", action="store_true", help="restore with new ids (a copy)")
     how.add_argument(
@@ -55,8 +53,10 @@ def add_commands(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "all", False):
         try:
-            return _backup_all(args, settings) if args.command == "backup" else _restore_all(
-                args, settings
+            return (
+                _backup_all(args, settings)
+                if args.command == "backup"
+                else _restore_all(args, settings)
             )
         except DomainError as exc:
             print(f"error: {exc.message}", file=sys.stderr)

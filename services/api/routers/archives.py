@@ -96,9 +96,7 @@ def restore_archive(
     limit = state.settings.max_archive_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
-        raise ArchiveTooLarge(
-            f"the archive is larger than {limit:,} bytes (MAX_ARCHIVE_BYTES)"
-        )
+        raise ArchiveTooLarge(f"the archive is larger than {limit:,} bytes (MAX_ARCHIVE_BYTES)")
     restored = restore_book_archive(
         state.sessions,
         data,
@@ -108,9 +106,9 @@ def restore_archive(
         memory=_memory(state),
     )
     job_id = restored.reindex_job_id
-    if job_id is not None and restored.reindex_queue is not None:
-        if not dispatch_committed(state, job_id, restored.reindex_queue):
-            job_id = None
+    queue = restored.reindex_queue
+    if job_id is not None and queue is not None and not dispatch_committed(state, job_id, queue):
+        job_id = None
     return RestoreOut(
         book_id=restored.book_id,
         title=restored.title,

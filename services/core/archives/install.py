@@ -19,11 +19,12 @@ import sqlite3
 import subprocess
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -144,10 +145,14 @@ def backup_install(settings: Settings, output: Path) -> InstallBackup:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        return _stream_sha256(handle)
+
+
+def _stream_sha256(handle: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while block := handle.read(1 << 20):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -252,14 +257,12 @@ def _check_backup(archive: zipfile.ZipFile) -> dict[str, Any]:
         raise BackupError("the backup's members do not match its manifest: it was modified")
     for name, entry in listed.items():
         check_member_name(name)
-        digest = hashlib.sha256()
         try:
             with archive.open(name) as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                    digest.update(block)
-        except (zipfile.BadZipFile, OSError) as exc:
+                digest = _stream_sha256(handle)
+        except (zipfile.BadZipFile, OSError, zlib.error) as exc:
             raise BackupError(f"backup member {name!r} is corrupt: {exc}") from None
-        if digest.hexdigest() != entry.get("sha256"):
+        if digest != entry.get("sha256"):
             raise BackupError(f"checksum mismatch for backup member {name!r}")
     catalog = manifest.get("catalog") or {}
     if catalog.get("member") not in listed:

@@ -327,9 +327,9 @@ class ArtifactsSection:
             new_id = ids.artifacts[record.id]
             file_name = record.file_name
             if file_name is not None and new_id != record.id:
-                file_name = ChapterFiles(Path(".")).artifact_path(
-                    record.kind, record.title, new_id
-                ).name
+                file_name = (
+                    ChapterFiles(Path(".")).artifact_path(record.kind, record.title, new_id).name
+                )
             session.add(
                 Artifact(
                     id=new_id,

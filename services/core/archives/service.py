@@ -121,9 +121,7 @@ def restore_book_archive(
 
     The reindex job is committed with the rows; the caller sends it (it is queued: a lost send
     is sent again by the workers' recovery scan)."""
-    book = read_book_archive(
-        data, ArchiveLimits.from_settings(settings), settings.max_text_chars
-    )
+    book = read_book_archive(data, ArchiveLimits.from_settings(settings), settings.max_text_chars)
     staged = StagedFiles(settings.chapters_dir)
     try:
         with transaction(sessions) as session:
@@ -214,7 +212,9 @@ def _plan_ids(
             )
     replaced = existing.id if existing is not None else None
     rows = BookRowsRepository(session)
-    for chapter_id, owner in rows.existing_chapter_ids([c.record.id for c in book.chapters]).items():
+    for chapter_id, owner in rows.existing_chapter_ids(
+        [c.record.id for c in book.chapters]
+    ).items():
         if owner != replaced:
             raise Conflict(
                 f"chapter {chapter_id!r} of the archive belongs to another book here "

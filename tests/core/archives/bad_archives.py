@@ -163,11 +163,13 @@ BAD_ARCHIVES = [
     BadArchive("no manifest", 422, "no manifest.json", lambda good: _no_manifest(good)),
     BadArchive("tampered text", 422, "checksum mismatch", edit(_tamper_text, resign=False)),
     BadArchive("member missing", 422, "missing", edit(_drop_revision, resign=False)),
+    BadArchive("revision missing (re-signed)", 422, "missing", edit(_drop_revision, resign=True)),
     BadArchive(
-        "revision missing (re-signed)", 422, "missing", edit(_drop_revision, resign=True)
+        "unlisted member",
+        422,
+        "not in the manifest",
+        with_member("files/extra.md", b"extra", listed=False),
     ),
-    BadArchive("unlisted member", 422, "not in the manifest", with_member(
-        "files/extra.md", b"extra", listed=False)),  # fmt: skip
     BadArchive("future format", 422, "newer than this Copiloto", edit(_future)),
     BadArchive("unknown section", 422, "'bible' section", edit(_bible)),
     BadArchive("unsafe id", 422, "book.json", edit(_evil_id)),

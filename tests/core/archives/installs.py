@@ -158,11 +158,12 @@ def book_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]]]
                 (plain(r) for r in revisions), key=lambda r: (r["chapter_id"], r["number"])
             ),
             "artifact": sorted(
-                (plain(a) for a in session.scalars(
-                    select(Artifact).where(Artifact.book_id == book_id)
-                )),
+                (
+                    plain(a)
+                    for a in session.scalars(select(Artifact).where(Artifact.book_id == book_id))
+                ),
                 key=lambda r: r["id"],
-            ),  # fmt: skip
+            ),
         }
 
 
@@ -171,9 +172,11 @@ def catalog_rows(install: Install) -> dict[str, list[tuple[Any, ...]]]:
     with transaction(install.sessions) as session:
         return {
             model.__tablename__: sorted(
-                (tuple(sorted((k, repr(v)) for k, v in vars(r).items() if not k.startswith("_")))
-                 for r in session.scalars(select(model))),
-            )  # fmt: skip
+                (
+                    tuple(sorted((k, repr(v)) for k, v in vars(r).items() if not k.startswith("_")))
+                    for r in session.scalars(select(model))
+                ),
+            )
             for model in (Book, Chapter, ChapterRevision, Artifact, Job)
         }
 
@@ -191,8 +194,4 @@ def data_files(install: Install) -> dict[str, str]:
 
 
 def book_files(install: Install, book_id: str) -> dict[str, str]:
-    return {
-        name: digest
-        for name, digest in data_files(install).items()
-        if book_id in name
-    }
+    return {name: digest for name, digest in data_files(install).items() if book_id in name}

@@ -3,8 +3,6 @@ the data folder's bytes are the same after the attempt."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from services.core.archives.service import build_book_archive, restore_book_archive

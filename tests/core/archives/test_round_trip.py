@@ -124,7 +124,7 @@ def test_restoring_an_existing_book_asks_instead_of_merging(tmp_path: Path) -> N
         book_id = make_book(install)
         data = archive_of(install, book_id)
         before, files = catalog_rows(install), data_files(install)
-        with pytest.raises(Conflict, match="mode=as_new.*mode=replace"):
+        with pytest.raises(Conflict, match=r"mode=as_new.*mode=replace"):
             restore_book_archive(install.sessions, data, settings=install.settings)
         with pytest.raises(InvalidInput, match="exact title"):
             restore_book_archive(
