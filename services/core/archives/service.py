@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,8 +246,13 @@ class StagedFiles:
         self.root = root
         self._staged: list[tuple[Path, Path]] = []
 
+    # Hidden temporary files older than this were left by a killed restore or write (atomic
+    # writes finish in well under a second); the next restore sweeps them.
+    STALE_AFTER_S = 3600.0
+
     def stage(self, files: Mapping[str, bytes]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._sweep_stale()
         resolved_root = self.root.resolve()
         for name, data in files.items():
             target = (self.root / name).resolve()
@@ -258,6 +264,15 @@ class StagedFiles:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+
+    def _sweep_stale(self) -> None:
+        cutoff = time.time() - self.STALE_AFTER_S
+        for path in self.root.glob(".*.tmp"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                continue
 
     def commit(self) -> None:
         for tmp, target in self._staged:
