@@ -8,8 +8,8 @@ archive restores fine on a restarted API."""
 from __future__ import annotations
 
 import threading
-from contextlib import suppress
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -131,4 +131,3 @@ def test_kill_9_during_a_restore_leaves_no_half_restored_book(
     finally:
         group.stop()
         release_redis_db(redis_url)
-
