@@ -12,6 +12,7 @@ import io
 import json
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -30,6 +31,18 @@ MANIFEST = "manifest.json"
 # starting with a dot; so "..", absolute paths, backslashes and drive letters cannot pass.
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 MAX_DEPTH = 4
+# What a damaged zip makes zipfile raise (a bad offset is a ValueError from seek, an unknown
+# compression method NotImplementedError, a short header struct.error).
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    struct.error,
+)
 # Members smaller than this may compress as well as they like; the total limit bounds them.
 RATIO_CHECK_FROM_BYTES = 1024 * 1024
 
@@ -128,7 +141,7 @@ def read_container(data: bytes, limits: ArchiveLimits) -> ArchiveContents:
         )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+    except _UNREADABLE as exc:
         raise ArchiveRejected(
             f"not a readable archive (not a zip, or corrupt or truncated): {exc}"
         ) from None
@@ -187,7 +200,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
             # zipfile stops at the declared size and checks the CRC at the end, so a member
             # that lies about its size cannot inflate past what the directory allowed.
             data = handle.read(info.file_size + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+    except _UNREADABLE as exc:
         raise ArchiveRejected(
             f"archive member {info.filename!r} is corrupt or truncated: {exc}"
         ) from None
@@ -199,7 +212,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 def _parse_manifest(raw: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ArchiveRejected(f"{MANIFEST} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveRejected(f"{MANIFEST} does not describe a Copiloto book archive")

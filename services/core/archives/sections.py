@@ -103,7 +103,7 @@ class ArchiveSection(Protocol):
 def _json(members: dict[str, bytes], name: str) -> Any:
     try:
         return json.loads(members[name].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ArchiveRejected(f"archive member {name!r} is not valid JSON: {exc}") from None
 
 

@@ -138,6 +138,10 @@ def _unknown_field(_: dict[str, object], members: Members) -> None:
     members["book.json"] = json.dumps({**book, "owner": "someone"}).encode()
 
 
+def _deep_json(_: dict[str, object], members: Members) -> None:
+    members["artifacts.json"] = b"[" * 200_000 + b"]" * 200_000
+
+
 def _stray_file(_: dict[str, object], members: Members) -> None:
     members["files/other-book__x.md"] = b"# not ours\n"
 
@@ -175,6 +179,7 @@ BAD_ARCHIVES = [
     BadArchive("unsafe id", 422, "book.json", edit(_evil_id)),
     BadArchive("unknown field", 422, "owner", edit(_unknown_field)),
     BadArchive("text over MAX_TEXT_CHARS", 422, "MAX_TEXT_CHARS", edit(_long_text)),
+    BadArchive("deeply nested JSON", 422, "not valid JSON", edit(_deep_json)),
     BadArchive("file of another book", 422, "not a file of this book", edit(_stray_file)),
     BadArchive("path traversal", 422, "unsafe name", with_member("../../evil.md", b"x")),
     BadArchive("traversal inside", 422, "unsafe name", with_member("files/../../evil.md", b"x")),
