@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -29,7 +30,12 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from services.core.archives.container import app_version, check_member_name, sha256
+from services.core.archives.container import (
+    ArchiveRejected,
+    app_version,
+    check_member_name,
+    sha256,
+)
 from services.core.books.repository import BookRepository
 from services.core.chapters.models import Chapter
 from services.core.chapters.repository import ChapterRepository
@@ -39,6 +45,8 @@ from services.core.db import make_engine, make_session_factory, transaction
 from services.core.errors import Conflict, DomainError, InvalidInput
 from services.core.files import ChapterFiles
 from services.core.migrate import upgrade
+
+log = logging.getLogger(__name__)
 
 INSTALL_FORMAT = "copiloto-install-backup"
 INSTALL_FORMAT_VERSION = 1
@@ -90,8 +98,16 @@ def _data_files(data_dir: Path) -> Iterator[tuple[str, Path]]:
             continue
         for path in sorted(root.rglob("*")):
             # Hidden names are temporary files of a write in progress.
-            if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
-                yield f"data/{path.relative_to(data_dir).as_posix()}", path
+            if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+                continue
+            name = f"data/{path.relative_to(data_dir).as_posix()}"
+            try:
+                check_member_name(name)
+            except ArchiveRejected:
+                # Not a name Copiloto writes (made by hand): a restore would refuse it.
+                log.warning("not in the backup: %s (unexpected file name)", path)
+                continue
+            yield name, path
 
 
 def backup_install(settings: Settings, output: Path) -> InstallBackup:
