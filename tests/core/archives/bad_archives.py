@@ -109,11 +109,11 @@ def _first(members: Members, suffix: str) -> str:
 
 def _tamper_text(_: dict[str, object], members: Members) -> None:
     name = _first(members, "/revisions/0001.md")
-    members[name] = members[name].replace(b"noite", b"NOITE")
+    members[name] = members[name] + b" (adulterado)"
 
 
 def _drop_revision(_: dict[str, object], members: Members) -> None:
-    del members[_first(members, "/revisions/0002.md")]
+    del members[_first(members, "/revisions/0001.md")]
 
 
 def _future(manifest: dict[str, object], _: Members) -> None:
