@@ -314,11 +314,15 @@ class ArtifactsSection:
         if not isinstance(raw, list):
             raise ArchiveRejected(f"archive member {ARTIFACTS_MEMBER!r} must be a JSON list")
         seen: set[str] = set()
+        jobs: set[str] = set()
         for n, item in enumerate(raw):
             record = _validate(ArtifactRecord, item, f"{ARTIFACTS_MEMBER}[{n}]")
-            if record.id in seen:
-                raise ArchiveRejected(f"artifact {record.id!r} appears twice in the archive")
+            if record.id in seen or record.job_id in jobs:
+                raise ArchiveRejected(
+                    f"artifact {record.id!r} (job {record.job_id!r}) appears twice in the archive"
+                )
             seen.add(record.id)
+            jobs.add(record.job_id)
             data.artifacts.append(record)
         return {ARTIFACTS_MEMBER}
 
