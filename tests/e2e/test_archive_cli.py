@@ -7,20 +7,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.core.db import make_engine, make_session_factory
 from services.launcher.cli import main
 from tests.conftest import Stack
-from tests.core.archives.installs import book_rows, make_book, new_install
+from tests.core.archives.installs import Install, book_rows, make_book, new_install
 
 
 def test_backup_delete_purge_restore_from_the_terminal(
     stack: Stack, api: httpx.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ["--api", stack.api_url]
-    book_id = api.post("/books", json={"title": "Terminal"}).json()["id"]
-    saved = api.post(
-        "/chapter/save",
-        json={"book_id": book_id, "title": "Um", "text": "Capitu olhava o mar."},
-    ).json()
+    # Made straight in the stack's catalog: saves through the API queue slow LLM summaries.
+    catalog = Install(
+        stack.settings, make_session_factory(make_engine(stack.settings.database_url))
+    )
+    book_id = make_book(catalog, "Terminal")
+    chapter_id = book_rows(catalog, book_id)["chapter"][0]["id"]
     archive = tmp_path / "terminal.zip"
     assert main(["backup", book_id, "-o", str(archive), *url]) == 0
     assert archive.stat().st_size > 0
@@ -33,13 +35,13 @@ def test_backup_delete_purge_restore_from_the_terminal(
     assert api.get(f"/books/{book_id}").status_code == 200
     assert main(["delete", book_id, "--confirm", "Terminal", *url]) == 0
     assert main(["trash", "purge", book_id, *url]) == 0
-    assert api.get(f"/chapters/{saved['chapter_id']}").status_code == 404
+    assert api.get(f"/chapters/{chapter_id}").status_code == 404
 
     assert main(["restore", str(archive), *url]) == 0
     captured = capsys.readouterr()
     assert f"book {book_id} restored: Terminal" in captured.out
     assert "index: succeeded" in captured.err
-    assert api.get(f"/chapters/{saved['chapter_id']}").json()["in_memory"] is True
+    assert api.get(f"/chapters/{chapter_id}").json()["in_memory"] is True
     assert main(["restore", str(archive), *url]) == 1
     assert "409" in capsys.readouterr().err
     assert main(["restore", str(archive), "--as-new", "--no-wait", *url]) == 0
