@@ -11,8 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from services.api.deps import require_token
 from services.api.errors import ERROR_RESPONSES, install_error_handlers
-from services.api.limits import UPLOAD_PATH, BodySizeLimit
+from services.api.limits import RESTORE_PATH, UPLOAD_PATH, BodySizeLimit
 from services.api.routers import (
+    archives,
     artifacts,
     books,
     chapters,
@@ -60,10 +61,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         # Book files may be larger than other bodies, up to their own limit.
-        overrides=[(UPLOAD_PATH, settings.max_upload_bytes, "MAX_UPLOAD_BYTES")],
+        overrides=[
+            (UPLOAD_PATH, settings.max_upload_bytes, "MAX_UPLOAD_BYTES"),
+            (RESTORE_PATH, settings.max_archive_bytes, "MAX_ARCHIVE_BYTES"),
+        ],
     )
     app.include_router(health.public)
     protected = [Depends(require_token)]
-    for module in (health, books, chapters, jobs, artifacts, memory, writing, manuscripts, metrics):
+    for module in (
+        health,
+        books,
+        chapters,
+        jobs,
+        artifacts,
+        memory,
+        writing,
+        manuscripts,
+        archives,
+        metrics,
+    ):
         app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)
     return app

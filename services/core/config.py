@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, alias="MAX_BODY_BYTES")
     # Manuscript uploads (POST /books/{id}/import) may be larger than other request bodies.
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")
+    # Book archives (POST /books/restore). Checked on the zip's directory before anything is
+    # extracted: a zip bomb declares (or, lying, reveals while read) more than these.
+    max_archive_bytes: int = Field(default=256 * 1024 * 1024, ge=1, alias="MAX_ARCHIVE_BYTES")
+    archive_max_members: int = Field(default=100_000, ge=1, alias="ARCHIVE_MAX_MEMBERS")
+    archive_max_uncompressed_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1, alias="ARCHIVE_MAX_UNCOMPRESSED_BYTES"
+    )
+    # Text compresses 3-10x; a ratio far beyond that is a bomb, not a book.
+    archive_max_ratio: float = Field(default=100.0, gt=1, alias="ARCHIVE_MAX_RATIO")
+    # Days a deleted book waits in the trash before it is purged for good.
+    trash_days: float = Field(default=30.0, ge=0, alias="TRASH_DAYS")
     # Job submissions (POST /jobs, the writing shims, import, reindex) per client and minute;
     # a burst of a whole minute's allowance is fine. 0 turns the limit off.
     rate_limit_jobs_per_minute: int = Field(default=120, ge=0, alias="RATE_LIMIT_JOBS_PER_MINUTE")

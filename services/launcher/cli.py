@@ -13,7 +13,7 @@ from pathlib import Path
 from services.core.config import Settings
 from services.core.jobs.queues import WORKER_QUEUES
 from services.core.migrate import upgrade
-from services.launcher import llm_server, manuscript_commands
+from services.launcher import archive_commands, llm_server, manuscript_commands
 from services.launcher.processes import (
     ProcessGroup,
     http_ok,
@@ -214,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ui", help="run the Streamlit UI in the foreground")
     sub.add_parser("migrate", help="bring the catalog database to the newest schema")
     manuscript_commands.add_commands(sub)
+    archive_commands.add_commands(sub)
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command in ("import", "reindex", "export"):
         return manuscript_commands.run(args, settings)
+    if args.command in archive_commands.COMMANDS:
+        return archive_commands.run(args, settings)
     if getattr(args, "engine", None) is None and hasattr(args, "engine"):
         args.engine = settings.llm_engine
     if args.command == "up":

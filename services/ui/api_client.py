@@ -196,6 +196,24 @@ class ManuscriptPreview(TypedDict):
     chapters: list[ChapterPreview]
 
 
+class TrashItem(TypedDict):
+    book: Book
+    deleted_at: str
+    purge_after: str
+
+
+class RestoredBook(TypedDict):
+    book_id: str
+    title: str
+    mode: str
+    replaced: bool
+    chapters: int
+    revisions: int
+    artifacts: int
+    files: int
+    reindex_job_id: str | None
+
+
 @dataclass(frozen=True)
 class Download:
     name: str
@@ -558,6 +576,38 @@ class ApiClient:
         name = disposition.partition('filename="')[2].rstrip('"') or f"book.{fmt}"
         media_type = response.headers.get("content-type", "application/octet-stream")
         return Download(name, media_type, response.content)
+
+    # Archives and the trash
+    def download_archive(self, book_id: str) -> Download:
+        response = self._send("GET", f"/books/{book_id}/archive", timeout=UPLOAD_TIMEOUT_S)
+        disposition = response.headers.get("content-disposition", "")
+        name = disposition.partition('filename="')[2].rstrip('"') or f"{book_id}.copiloto.zip"
+        return Download(name, "application/zip", response.content)
+
+    def restore_archive(
+        self, filename: str, data: bytes, *, mode: str = "new", confirm: str | None = None
+    ) -> RestoredBook:
+        params = _present({"mode": mode, "confirm": confirm})
+        files = {"file": (filename, data, "application/zip")}
+        return cast(
+            RestoredBook,
+            self._request(
+                "POST", "/books/restore", params=params, files=files, timeout=UPLOAD_TIMEOUT_S
+            ),
+        )
+
+    def delete_book(self, book_id: str, confirm: str) -> TrashItem:
+        params = {"confirm": confirm}
+        return cast(TrashItem, self._request("DELETE", f"/books/{book_id}", params=params))
+
+    def list_trash(self) -> list[TrashItem]:
+        return cast(list[TrashItem], self._request("GET", "/trash"))
+
+    def restore_from_trash(self, book_id: str) -> Book:
+        return cast(Book, self._request("POST", f"/trash/{book_id}/restore"))
+
+    def purge_book(self, book_id: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._request("DELETE", f"/trash/{book_id}"))
 
     # Memory (Chroma)
     def memory_status(self) -> MemoryStatus:

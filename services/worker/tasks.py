@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.broker.celery_app import (
     create_celery,
     jobs_in_broker,
 )
+from services.core.archives.trash import LazyBookMemory, purge_expired
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory
 from services.core.jobs.runner import (
@@ -80,13 +82,35 @@ def run_job_task(self: Task, job_id: str) -> str:
 
 
 _stop_recovery = threading.Event()
+# Books past TRASH_DAYS are purged by every worker at its start and then hourly (as well as
+# whenever the trash is listed): an install nobody looks at still forgets deleted books.
+TRASH_PURGE_EVERY_S = 3600.0
+
+
+def _purge_expired_books() -> None:
+    purged = purge_expired(
+        deps().sessions,
+        trash_days=settings.trash_days,
+        chapters_dir=settings.chapters_dir,
+        uploads_dir=settings.uploads_dir,
+        memory=LazyBookMemory(deps().memory),
+    )
+    if purged:
+        log.warning("purged books deleted more than %s days ago: %s", settings.trash_days, purged)
 
 
 def _recovery_loop() -> None:
     dispatcher = CeleryDispatcher(app)
     broker = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     queues = [q.name for q in app.conf.task_queues]
+    next_trash_purge = 0.0
     while not _stop_recovery.wait(settings.job_recovery_scan_s):
+        if time.monotonic() >= next_trash_purge:
+            next_trash_purge = time.monotonic() + TRASH_PURGE_EVERY_S
+            try:
+                _purge_expired_books()
+            except Exception:
+                log.warning("purging the trash failed; will retry", exc_info=True)
         try:
             recovered = recover_stale_jobs(deps().sessions, dispatcher, settings.job_lease_s)
             if recovered:

@@ -20,3 +20,6 @@ class Book(Base):
     synopsis: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # Set when the author deletes the book: it waits in the trash (hidden, 404 to normal reads)
+    # until restored or purged (after TRASH_DAYS). None: a live book.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)

@@ -24,9 +24,11 @@ def create_book(session: Session, data: BookCreate) -> Book:
     return BookRepository(session).add(book)
 
 
-def get_book(session: Session, book_id: str) -> Book:
+def get_book(session: Session, book_id: str, *, include_trashed: bool = False) -> Book:
+    """A live book; a book in the trash is a 404 like an unknown one (only the trash and the
+    archive restore see it, with `include_trashed`)."""
     book = BookRepository(session).get(book_id)
-    if book is None:
+    if book is None or (book.deleted_at is not None and not include_trashed):
         raise NotFound(f"book {book_id!r} not found")
     return book
 

@@ -60,14 +60,20 @@ class ChapterRepository:
         stmt = (
             update(Chapter)
             .where(Chapter.id == chapter_id, Chapter.content_hash == content_hash)
-            .values(indexed_hash=content_hash, index_format=index_format)
+            # Memory bookkeeping is not an edit: updated_at stays (a restored book stays equal
+            # to its archive once reindexed).
+            .values(
+                indexed_hash=content_hash,
+                index_format=index_format,
+                updated_at=Chapter.updated_at,
+            )
             .execution_options(synchronize_session=False)
         )
         return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     def forget_indexing(self, book_id: str | None) -> None:
         """After memory was deleted: the next reindex must rebuild these chapters."""
-        stmt = update(Chapter).values(indexed_hash=None)
+        stmt = update(Chapter).values(indexed_hash=None, updated_at=Chapter.updated_at)
         if book_id is not None:
             stmt = stmt.where(Chapter.book_id == book_id)
         self.session.execute(stmt.execution_options(synchronize_session=False))

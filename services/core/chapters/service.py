@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.core.books.models import Book
 from services.core.books.service import get_book
 from services.core.chapters.models import Chapter, ChapterRevision
 from services.core.chapters.repository import ChapterRepository
@@ -83,7 +84,11 @@ def save_new_chapter(
 
 def get_chapter(session: Session, chapter_id: str, book_id: str | None = None) -> Chapter:
     chapter = ChapterRepository(session).get(chapter_id)
-    if chapter is None or (book_id is not None and chapter.book_id != book_id):
+    if (
+        chapter is None
+        or (book_id is not None and chapter.book_id != book_id)
+        or not _book_is_live(session, chapter.book_id)
+    ):
         raise NotFound(
             f"chapter {chapter_id!r} not found" + (f" in book {book_id!r}" if book_id else "")
         )
@@ -143,6 +148,7 @@ def chapter_detail(session: Session, chapter_id: str) -> ChapterDetail:
 
 def revision_detail(session: Session, chapter_id: str, number: int) -> RevisionOut:
     """One revision with its full text."""
+    get_chapter(session, chapter_id)  # 404 for an unknown or trashed chapter
     revision = ChapterRepository(session).revision(chapter_id, number)
     if revision is None:
         raise NotFound(f"chapter {chapter_id!r} has no revision {number}")
@@ -154,6 +160,12 @@ def revision_detail(session: Session, chapter_id: str, number: int) -> RevisionO
         word_count=word_count(revision.text),
         text=revision.text,
     )
+
+
+def _book_is_live(session: Session, book_id: str) -> bool:
+    """A chapter of a book in the trash is hidden like its book."""
+    book = session.get(Book, book_id)
+    return book is not None and book.deleted_at is None
 
 
 def current_text(session: Session, chapter: Chapter) -> ChapterRevision:
@@ -179,7 +191,7 @@ def update_chapter(
         raise InvalidInput("nothing to update: send a new title, a new text or both")
     repo = ChapterRepository(session)
     chapter = repo.get(chapter_id, for_update=True)
-    if chapter is None or chapter.book_id != book_id:
+    if chapter is None or chapter.book_id != book_id or not _book_is_live(session, book_id):
         raise NotFound(f"chapter {chapter_id!r} not found in book {book_id!r}")
     if expected_revision is not None and expected_revision != chapter.current_revision:
         raise Conflict(
@@ -198,7 +210,7 @@ def restore_revision(
     """Restoring copies an old revision forward as the newest one, so history stays linear."""
     repo = ChapterRepository(session)
     chapter = repo.get(chapter_id, for_update=True)
-    if chapter is None:
+    if chapter is None or not _book_is_live(session, chapter.book_id):
         raise NotFound(f"chapter {chapter_id!r} not found")
     old = repo.revision(chapter_id, number)
     if old is None:

@@ -17,6 +17,7 @@ from services.ui.session import (
     slot_busy,
     start_job,
 )
+from services.ui.views.archives import archive_section
 
 FILE_TYPES = ["md", "markdown", "txt", "docx", "epub"]
 EXPORT_FORMATS = ("md", "docx", "epub")
@@ -28,6 +29,8 @@ def render(api: ApiClient, book: Book, t: Labels) -> None:
     reindex_tool(api, book, t)
     st.divider()
     export_section(api, book, t)
+    st.divider()
+    archive_section(api, book, t)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from services.ui.api_client import NO_RESPONSE, ApiClient, ApiError, Book
 from services.ui.i18n import LANGUAGE_NAMES, Labels
 from services.ui.logic import book_label, format_duration, queued_jobs, readiness_rows
 from services.ui.session import flash, readiness, show_flash
+from services.ui.views.archives import restore_panel, trash_panel
 from services.ui.views.editor import reset_editor
 
 PAGES = ("editor", "copilot", "manuscript", "memory", "jobs")
@@ -32,6 +33,8 @@ def render(api: ApiClient, t: Labels) -> Book | None:
         )
         st.divider()
         book = books_panel(api, t)
+        trash_panel(api, t)
+        restore_panel(api, t)
         st.divider()
         answer, _ = readiness(api, force=False)
         recheck = None if answer and answer.get("ready") else READINESS_RECHECK_S

@@ -1,0 +1,81 @@
+"""What an archive holds, as plain JSON records: one pydantic model per catalog row.
+
+Validating an archive's JSON through these models is what keeps a hand-edited or hostile archive
+from putting an unsafe id (ids become file names), an oversized title or a wrong type into the
+catalog. Indexing state (`indexed_hash`, `index_format`) is left out on purpose: it describes
+the memory of the install the archive came from, not the book; a restore reindexes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from services.core.ids import ID_PATTERN
+
+
+def naive_utc(value: datetime) -> datetime:
+    """The catalog keeps naive UTC; an archive says the offset."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def iso(value: datetime) -> str:
+    return value.replace(tzinfo=UTC).isoformat() if value.tzinfo is None else value.isoformat()
+
+
+Timestamp = Annotated[datetime, AfterValidator(naive_utc)]
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+
+
+class _Record(BaseModel):
+    # Unknown fields are refused: a field this version does not know would be silently lost.
+    model_config = ConfigDict(extra="forbid")
+
+
+class BookRecord(_Record):
+    id: Id
+    title: str = Field(min_length=1, max_length=300)
+    language: str = Field(min_length=1, max_length=16)
+    genre: str | None = Field(default=None, max_length=120)
+    synopsis: str | None = Field(default=None, max_length=20_000)
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RevisionRecord(_Record):
+    number: int = Field(ge=1, le=2_000_000_000)
+    title: str = Field(min_length=1, max_length=300)
+    source: str = Field(min_length=1, max_length=16)
+    created_at: Timestamp
+    # The text is not here but in its own Markdown member (`text`), readable on its own.
+    text: str = Field(description="Name of the member holding the revision's text")
+
+
+class ChapterRecord(_Record):
+    id: Id
+    position: int = Field(ge=1, le=2_000_000_000)
+    title: str = Field(min_length=1, max_length=300)
+    current_revision: int = Field(ge=1, le=2_000_000_000)
+    word_count: int = Field(ge=0)
+    content_hash: str = Field(max_length=64)
+    summary: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: Timestamp
+    updated_at: Timestamp
+    revisions: list[RevisionRecord] = Field(min_length=1)
+
+
+class ArtifactRecord(_Record):
+    id: Id
+    job_id: str = Field(pattern=ID_PATTERN, max_length=36)
+    kind: str = Field(min_length=1, max_length=32)
+    chapter_id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=64)
+    title: str = Field(default="", max_length=300)
+    text: str = ""
+    data: dict[str, Any] | None = None
+    file_name: str | None = Field(default=None, max_length=300)
+    created_at: Timestamp

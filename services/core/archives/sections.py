@@ -1,0 +1,461 @@
+"""The parts of a book archive. Each section writes its own members, reads them back (validated,
+in memory) and inserts its rows; a restore runs them in order inside one transaction.
+
+Extension point: the story bible (DESIGN §10) becomes one more `ArchiveSection` (say `bible`,
+members `bible/entities.json`, `bible/facts.json`) appended to `SECTIONS` after `chapters`, with
+a `load` that keeps its records in `BookData.extra["bible"]` and a `restore` that maps chapter
+ids through `IdMap`. Archives name their sections in the manifest; an archive holding a section
+this version does not know is refused (never restored with that part silently dropped).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from services.core.archives.container import ArchiveRejected, json_bytes
+from services.core.archives.records import (
+    ArtifactRecord,
+    BookRecord,
+    ChapterRecord,
+    RevisionRecord,
+    iso,
+)
+from services.core.archives.repository import BookRowsRepository
+from services.core.artifacts.models import Artifact
+from services.core.books.models import Book
+from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.files import ChapterFiles
+
+BOOK_MEMBER = "book.json"
+ARTIFACTS_MEMBER = "artifacts.json"
+FILES_PREFIX = "files/"
+M = TypeVar("M", bound="BaseModel")
+_CHAPTER_MEMBER = re.compile(r"^chapters/([A-Za-z0-9][A-Za-z0-9._-]*)/chapter\.json$")
+
+
+@dataclass(frozen=True)
+class ChapterData:
+    record: ChapterRecord
+    texts: dict[int, str]  # revision number -> its text
+
+
+@dataclass
+class BookData:
+    """One book read from an archive, validated, before anything is written."""
+
+    book: BookRecord | None = None
+    chapters: list[ChapterData] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # chapters-dir file name -> bytes
+    extra: dict[str, Any] = field(default_factory=dict)  # later sections (the story bible)
+
+    @property
+    def book_record(self) -> BookRecord:
+        if self.book is None:
+            raise ArchiveRejected(f"the archive has no {BOOK_MEMBER}")
+        return self.book
+
+
+@dataclass(frozen=True)
+class IdMap:
+    """Archive ids -> the ids rows get here: the same ones, or new ones for `as_new`."""
+
+    book: str
+    chapters: dict[str, str]
+    artifacts: dict[str, str]
+    jobs: dict[str, str]
+
+    def chapter(self, chapter_id: str | None) -> str | None:
+        return None if chapter_id is None else self.chapters.get(chapter_id, chapter_id)
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    session: Session
+    book: Book
+    chapters_dir: Path
+
+
+class ArchiveSection(Protocol):
+    name: str
+    version: int
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        """This section's members (names from server-made ids only)."""
+        ...
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        """Parse and validate this section's members into `data`; returns the names it used."""
+        ...
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        """Insert the rows (no commit); returns files to write into the chapters folder."""
+        ...
+
+
+def _json(members: dict[str, bytes], name: str) -> Any:
+    try:
+        return json.loads(members[name].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ArchiveRejected(f"archive member {name!r} is not valid JSON: {exc}") from None
+
+
+def _validate(model: type[M], value: Any, where: str) -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise ArchiveRejected(f"archive member {where!r} is invalid: {problems}") from None
+
+
+def _text(members: dict[str, bytes], name: str, max_chars: int) -> str:
+    if name not in members:
+        raise ArchiveRejected(f"archive member {name!r} is missing")
+    try:
+        text = members[name].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArchiveRejected(f"archive member {name!r} is not UTF-8 text") from None
+    if "\x00" in text:
+        raise ArchiveRejected(f"archive member {name!r} contains NUL characters")
+    if len(text) > max_chars:
+        raise ArchiveRejected(
+            f"archive member {name!r} has {len(text):,} characters; the limit is "
+            f"{max_chars:,} (MAX_TEXT_CHARS)"
+        )
+    return text
+
+
+class BookSection:
+    name = "book"
+    version = 1
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        book = source.book
+        record = {
+            "id": book.id,
+            "title": book.title,
+            "language": book.language,
+            "genre": book.genre,
+            "synopsis": book.synopsis,
+            "created_at": iso(book.created_at),
+            "updated_at": iso(book.updated_at),
+        }
+        return {BOOK_MEMBER: json_bytes(record)}
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        if BOOK_MEMBER not in members:
+            raise ArchiveRejected(f"the archive has no {BOOK_MEMBER}")
+        data.book = _validate(BookRecord, _json(members, BOOK_MEMBER), BOOK_MEMBER)
+        return {BOOK_MEMBER}
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        record = data.book_record
+        session.add(Book(**record.model_dump(exclude={"id"}), id=ids.book, deleted_at=None))
+        session.flush()
+        return {}
+
+
+class ChaptersSection:
+    """`chapters/<position>-<id>/chapter.json` (the chapter and its revision list) and every
+    revision's text as `revisions/<number>.md`, exactly as saved."""
+
+    name = "chapters"
+    version = 1
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        rows = BookRowsRepository(source.session)
+        members: dict[str, bytes] = {}
+        for chapter in rows.chapters(source.book.id):
+            folder = f"chapters/{chapter.position:04d}-{chapter.id}"
+            revisions = []
+            for revision in rows.revisions(chapter.id):
+                text_member = f"{folder}/revisions/{revision.number:04d}.md"
+                members[text_member] = revision.text.encode("utf-8")
+                revisions.append(
+                    {
+                        "number": revision.number,
+                        "title": revision.title,
+                        "source": revision.source,
+                        "created_at": iso(revision.created_at),
+                        "text": text_member,
+                    }
+                )
+            record = {
+                "id": chapter.id,
+                "position": chapter.position,
+                "title": chapter.title,
+                "current_revision": chapter.current_revision,
+                "word_count": chapter.word_count,
+                "content_hash": chapter.content_hash,
+                "summary": chapter.summary,
+                "metadata": chapter.meta or {},
+                "created_at": iso(chapter.created_at),
+                "updated_at": iso(chapter.updated_at),
+                "revisions": revisions,
+            }
+            members[f"{folder}/chapter.json"] = json_bytes(record)
+        return members
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        used: set[str] = set()
+        seen: set[str] = set()
+        for name in sorted(members):
+            match = _CHAPTER_MEMBER.fullmatch(name)
+            if not match:
+                continue
+            record = _validate(ChapterRecord, _json(members, name), name)
+            if record.id in seen:
+                raise ArchiveRejected(f"chapter {record.id!r} appears twice in the archive")
+            seen.add(record.id)
+            folder = name.rsplit("/", 1)[0]
+            texts = self._texts(members, name, folder, record.revisions, max_text_chars)
+            if record.current_revision not in texts:
+                raise ArchiveRejected(
+                    f"chapter {record.id!r} is at revision {record.current_revision}, which the "
+                    "archive does not hold"
+                )
+            used |= {name, *(r.text for r in record.revisions)}
+            data.chapters.append(ChapterData(record, texts))
+        data.chapters.sort(key=lambda c: (c.record.position, c.record.id))
+        return used
+
+    @staticmethod
+    def _texts(
+        members: dict[str, bytes],
+        where: str,
+        folder: str,
+        revisions: list[RevisionRecord],
+        max_text_chars: int,
+    ) -> dict[int, str]:
+        texts: dict[int, str] = {}
+        for revision in revisions:
+            if revision.number in texts:
+                raise ArchiveRejected(f"{where}: revision {revision.number} appears twice")
+            if not revision.text.startswith(f"{folder}/revisions/"):
+                raise ArchiveRejected(
+                    f"{where}: revision {revision.number}'s text must be in {folder}/revisions/"
+                )
+            texts[revision.number] = _text(members, revision.text, max_text_chars)
+        return texts
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        for chapter in data.chapters:
+            record = chapter.record
+            session.add(
+                Chapter(
+                    id=ids.chapters[record.id],
+                    book_id=ids.book,
+                    position=record.position,
+                    title=record.title,
+                    current_revision=record.current_revision,
+                    word_count=record.word_count,
+                    content_hash=record.content_hash,
+                    summary=record.summary,
+                    meta=record.metadata,
+                    indexed_hash=None,  # memory here does not hold it yet: the reindex will
+                    index_format=None,
+                    created_at=record.created_at,
+                    updated_at=record.updated_at,
+                )
+            )
+            session.flush()
+            for revision in record.revisions:
+                session.add(
+                    ChapterRevision(
+                        chapter_id=ids.chapters[record.id],
+                        number=revision.number,
+                        title=revision.title,
+                        text=chapter.texts[revision.number],
+                        source=revision.source,
+                        created_at=revision.created_at,
+                    )
+                )
+            session.flush()
+        return {}
+
+
+class ArtifactsSection:
+    """`artifacts.json`: suggestions, critiques, ideas, scenes and their structured data."""
+
+    name = "artifacts"
+    version = 1
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        records = [
+            {
+                "id": a.id,
+                "job_id": a.job_id,
+                "kind": a.kind,
+                "chapter_id": a.chapter_id,
+                "title": a.title,
+                "text": a.text,
+                "data": a.data,
+                "file_name": a.file_name,
+                "created_at": iso(a.created_at),
+            }
+            for a in BookRowsRepository(source.session).artifacts(source.book.id)
+        ]
+        return {ARTIFACTS_MEMBER: json_bytes(records)}
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        if ARTIFACTS_MEMBER not in members:
+            return set()
+        raw = _json(members, ARTIFACTS_MEMBER)
+        if not isinstance(raw, list):
+            raise ArchiveRejected(f"archive member {ARTIFACTS_MEMBER!r} must be a JSON list")
+        seen: set[str] = set()
+        jobs: set[str] = set()
+        for n, item in enumerate(raw):
+            record = _validate(ArtifactRecord, item, f"{ARTIFACTS_MEMBER}[{n}]")
+            if record.id in seen or record.job_id in jobs:
+                raise ArchiveRejected(
+                    f"artifact {record.id!r} (job {record.job_id!r}) appears twice in the archive"
+                )
+            seen.add(record.id)
+            jobs.add(record.job_id)
+            data.artifacts.append(record)
+        return {ARTIFACTS_MEMBER}
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        for record in data.artifacts:
+            new_id = ids.artifacts[record.id]
+            file_name = record.file_name
+            if file_name is not None and new_id != record.id:
+                file_name = (
+                    ChapterFiles(Path(".")).artifact_path(record.kind, record.title, new_id).name
+                )
+            session.add(
+                Artifact(
+                    id=new_id,
+                    job_id=ids.jobs[record.job_id],
+                    kind=record.kind,
+                    book_id=ids.book,
+                    chapter_id=ids.chapter(record.chapter_id),
+                    title=record.title,
+                    text=record.text,
+                    data=record.data,
+                    file_name=file_name,
+                    created_at=record.created_at,
+                )
+            )
+        session.flush()
+        return {}
+
+
+class FilesSection:
+    """`files/<name>`: the book's files in the chapters folder (chapter mirrors and artifact
+    files), byte for byte. Only names that belong to a chapter or artifact of this archive are
+    accepted; a restore with new ids writes them afresh from the catalog rows instead."""
+
+    name = "files"
+    version = 1
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        members: dict[str, bytes] = {}
+        for name in book_file_names(source.session, source.book.id):
+            path = source.chapters_dir / name
+            if path.is_file():
+                members[FILES_PREFIX + name] = path.read_bytes()
+        return members
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        allowed = _expected_file_names(data)
+        used: set[str] = set()
+        for name in sorted(members):
+            if not name.startswith(FILES_PREFIX):
+                continue
+            file_name = name.removeprefix(FILES_PREFIX)
+            if file_name not in allowed:
+                raise ArchiveRejected(
+                    f"archive member {name!r} is not a file of this book's chapters or artifacts"
+                )
+            data.files[file_name] = members[name]
+            used.add(name)
+        return used
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        record = data.book_record
+        same_ids = ids.book == record.id
+        files: dict[str, bytes] = {}
+        for chapter in data.chapters:
+            name = f"{record.id}__{chapter.record.id}.md"
+            if same_ids and name in data.files:
+                files[name] = data.files[name]
+            else:
+                text = chapter.texts[chapter.record.current_revision]
+                new_name = f"{ids.book}__{ids.chapters[chapter.record.id]}.md"
+                files[new_name] = f"# {chapter.record.title}\n\n{text}\n".encode()
+        for artifact in data.artifacts:
+            if artifact.file_name is None:
+                continue
+            if same_ids and artifact.file_name in data.files:
+                files[artifact.file_name] = data.files[artifact.file_name]
+            else:
+                path = ChapterFiles(Path(".")).artifact_path(
+                    artifact.kind, artifact.title, ids.artifacts[artifact.id]
+                )
+                text = artifact.text if artifact.text.endswith("\n") else artifact.text + "\n"
+                files[path.name] = text.encode()
+        return files
+
+
+def _expected_file_names(data: BookData) -> set[str]:
+    book_id = data.book_record.id
+    names = {f"{book_id}__{c.record.id}.md" for c in data.chapters}
+    names |= {a.file_name for a in data.artifacts if a.file_name}
+    return names
+
+
+def book_file_names(session: Session, book_id: str) -> list[str]:
+    """The book's files in the chapters folder: chapter mirrors, then artifact files."""
+    rows = BookRowsRepository(session)
+    names = [f"{book_id}__{c.id}.md" for c in rows.chapters(book_id)]
+    names += [a.file_name for a in rows.artifacts(book_id) if a.file_name]
+    return [n for n in names if "/" not in n and "\\" not in n and not n.startswith(".")]
+
+
+# Restored in this order: rows a later section refers to come first.
+SECTIONS: tuple[ArchiveSection, ...] = (
+    BookSection(),
+    ChaptersSection(),
+    ArtifactsSection(),
+    FilesSection(),
+)
+
+
+class SectionVersions:
+    """The manifest's `sections`: {name: version}. Unknown or newer sections are refused."""
+
+    KEY: ClassVar[str] = "sections"
+
+    @staticmethod
+    def of(sections: tuple[ArchiveSection, ...]) -> dict[str, int]:
+        return {s.name: s.version for s in sections}
+
+    @staticmethod
+    def check(manifest: dict[str, Any], sections: tuple[ArchiveSection, ...]) -> None:
+        declared = manifest.get(SectionVersions.KEY)
+        if not isinstance(declared, dict):
+            raise ArchiveRejected("the manifest does not list the archive's sections")
+        known = SectionVersions.of(sections)
+        for name, version in declared.items():
+            if name not in known:
+                raise ArchiveRejected(
+                    f"the archive holds a {name!r} section this Copiloto cannot restore: update "
+                    "Copiloto (restoring without it would lose that part of the book)"
+                )
+            if not isinstance(version, int) or version > known[name]:
+                raise ArchiveRejected(
+                    f"the archive's {name!r} section has version {version!r}, newer than this "
+                    f"Copiloto reads ({known[name]}): update Copiloto"
+                )

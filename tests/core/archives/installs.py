@@ -1,0 +1,197 @@
+"""Installs for archive tests: a catalog (SQLite or PostgreSQL) and a data folder, plus a book
+with revisions, metadata, artifacts and files, and snapshots to compare byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.artifacts.models import Artifact
+from services.core.books.models import Book
+from services.core.books.schemas import BookCreate
+from services.core.books.service import create_book
+from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.chapters.service import save_new_chapter, set_metadata, update_chapter
+from services.core.config import Settings
+from services.core.db import make_engine, make_session_factory, transaction
+from services.core.files import ChapterFiles
+from services.core.jobs.models import Job
+from services.core.migrate import upgrade
+from tests.conftest import fresh_postgres_database
+
+
+@dataclass
+class Install:
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+
+@contextmanager
+def new_install(root: Path, kind: str, **settings: Any) -> Iterator[Install]:
+    """A migrated catalog of `kind` (sqlite | postgresql) with its own data folder."""
+    root.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def url() -> Iterator[str]:
+        if kind == "sqlite":
+            yield f"sqlite:///{root / 'catalog.db'}"  # outside DATA_DIR: its bytes are compared
+        else:
+            with fresh_postgres_database() as pg:
+                yield pg
+
+    with url() as database_url:
+        upgrade(database_url)
+        engine = make_engine(database_url)
+        config = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            DATA_DIR=str(root / "data"),
+            DATABASE_URL=database_url,
+            **settings,
+        )
+        try:
+            yield Install(config, make_session_factory(engine))
+        finally:
+            engine.dispose()
+
+
+class RecordingMemory:
+    """Stands in for Chroma in core tests (the API tests use the real one)."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def delete_book(self, book_id: str) -> int:
+        self.deleted.append(book_id)
+        return 0
+
+
+def make_book(install: Install, title: str = "Dom Casmurro") -> str:
+    """Two chapters (one with three revisions and metadata), two artifacts, their files."""
+    files = ChapterFiles(install.settings.chapters_dir)
+    limit = install.settings.max_text_chars
+    with transaction(install.sessions) as session:
+        book = create_book(
+            session, BookCreate(title=title, language="pt-BR", genre="romance", synopsis="Bento")
+        )
+        first = save_new_chapter(
+            session, book_id=book.id, title="Do título", text="Uma noite destas, vindo da cidade…",
+            max_chars=limit,
+        )  # fmt: skip
+        update_chapter(
+            session, book_id=book.id, chapter_id=first.chapter.id, title=None,
+            text="Uma noite destas, vindo da cidade para o Engenho Novo…",
+            expected_revision=1, max_chars=limit,
+        )  # fmt: skip
+        third = update_chapter(
+            session, book_id=book.id, chapter_id=first.chapter.id, title="Do título (II)",
+            text="Uma noite destas encontrei no trem um rapaz que eu conheço de vista.\n\nVerso.",
+            expected_revision=2, max_chars=limit, source="ai",
+        )  # fmt: skip
+        set_metadata(
+            session, first.chapter.id, {"tone": "irônico", "characters": ["Bento", "Capitu"]},
+            expected_hash=third.chapter.content_hash,
+        )  # fmt: skip
+        third.chapter.summary = "Bento conta como ganhou o apelido."
+        second = save_new_chapter(
+            session, book_id=book.id, title="Capitu",
+            text="Capitu tinha olhos de ressaca, de cigana oblíqua e dissimulada.",
+            max_chars=limit, source="import",
+        )  # fmt: skip
+        book_id = book.id
+        chapters = [
+            (first.chapter.id, third.revision.title, third.revision.text),
+            (second.chapter.id, second.revision.title, second.revision.text),
+        ]
+        for n, (kind, chapter_id, data) in enumerate(
+            [("suggestion", first.chapter.id, None), ("ideas", None, {"ideas": [{"t": "x"}]})]
+        ):
+            artifact_id = f"art{n}{book_id}"[:20]
+            text = f"Artefato {n}: Bento e Capitu no quintal."
+            file_name = (
+                files.write_artifact(kind, f"Sugestão {n}", artifact_id, text).name
+                if data is None
+                else None
+            )
+            session.add(
+                Artifact(
+                    id=artifact_id, job_id=f"job-{n}-{book_id}", kind=kind, book_id=book_id,
+                    chapter_id=chapter_id, title=f"Sugestão {n}", text=text, data=data,
+                    file_name=file_name,
+                )
+            )  # fmt: skip
+    for chapter_id, chapter_title, text in chapters:
+        files.write_chapter(book_id, chapter_id, chapter_title, text)
+    return book_id
+
+
+SKIP = {"chapter_revision": {"id"}}  # a serial: renumbered by the catalog it lands in
+
+
+def book_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every catalog row of the book (not its jobs), as comparable dicts."""
+
+    def plain(row: Any) -> dict[str, Any]:
+        table = row.__table__
+        return {
+            c.key: getattr(row, c.key)
+            for c in row.__mapper__.column_attrs
+            if c.key not in SKIP.get(table.name, set())
+        }
+
+    with transaction(install.sessions) as session:
+        chapters = session.scalars(select(Chapter).where(Chapter.book_id == book_id)).all()
+        ids = [c.id for c in chapters]
+        revisions = session.scalars(
+            select(ChapterRevision).where(ChapterRevision.chapter_id.in_(ids))
+        ).all()
+        return {
+            "book": [plain(b) for b in session.scalars(select(Book).where(Book.id == book_id))],
+            "chapter": sorted((plain(c) for c in chapters), key=lambda r: r["id"]),
+            "chapter_revision": sorted(
+                (plain(r) for r in revisions), key=lambda r: (r["chapter_id"], r["number"])
+            ),
+            "artifact": sorted(
+                (
+                    plain(a)
+                    for a in session.scalars(select(Artifact).where(Artifact.book_id == book_id))
+                ),
+                key=lambda r: r["id"],
+            ),
+        }
+
+
+def catalog_rows(install: Install) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, for "nothing changed" checks."""
+    with transaction(install.sessions) as session:
+        return {
+            model.__tablename__: sorted(
+                (
+                    tuple(sorted((k, repr(v)) for k, v in vars(r).items() if not k.startswith("_")))
+                    for r in session.scalars(select(model))
+                ),
+            )
+            for model in (Book, Chapter, ChapterRevision, Artifact, Job)
+        }
+
+
+def data_files(install: Install) -> dict[str, str]:
+    """SHA-256 of every file under DATA_DIR (hidden temporary files included)."""
+    root = install.settings.data_dir
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def book_files(install: Install, book_id: str) -> dict[str, str]:
+    return {name: digest for name, digest in data_files(install).items() if book_id in name}
