@@ -153,9 +153,7 @@ class MemoryStore:
     def client(self) -> Any:
         if callable(self._client) and not hasattr(self._client, "get_or_create_collection"):
             with self._client_lock, unavailable_on_error():
-                if callable(self._client) and not hasattr(
-                    self._client, "get_or_create_collection"
-                ):
+                if callable(self._client) and not hasattr(self._client, "get_or_create_collection"):
                     self._client = self._client()
         return self._client
 
