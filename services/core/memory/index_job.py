@@ -53,7 +53,7 @@ def _index_with_retries(ctx: JobContext, force: bool) -> IndexOutcome:
             if attempt == INDEX_ATTEMPTS:
                 raise
             log.warning("indexing chapter %s: %s; retrying", ctx.chapter_id, exc)
-            ctx.reporter.progress(0.05, f"Retrying: {exc}"[:300])
+            ctx.reporter.progress(0.05, f"Retrying after an error: {exc}"[:300])
             time.sleep(0.5 * 2**attempt)
         except (DomainError, JobStopped):
             raise
