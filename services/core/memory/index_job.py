@@ -105,6 +105,7 @@ def _summarize(ctx: JobContext, content_hash: str) -> str | None:
                     "kind": "summary",
                     "revision": revision,
                     "content_hash": content_hash,
+                    "language": language,
                 },
             )
         ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
@@ -54,6 +55,7 @@ def index_chapter(
         book_id, title, position = chapter.book_id, chapter.title, chapter.position
         number, content_hash, text = chapter.current_revision, chapter.content_hash, revision.text
         summary, up_to_date = chapter.summary, chapter.in_memory
+        language = get_book(session, book_id).language
     # Up to date means in the current model's collection too: a model change makes a plain
     # reindex rebuild every chapter there, beside the old collection.
     if up_to_date and not force and store.chapter_ids(book_id, chapter_id):
@@ -68,6 +70,7 @@ def index_chapter(
             "kind": kind,
             "revision": number,
             "content_hash": content_hash,
+            "language": language,  # chooses the lexical index's stemmer
         }
 
     chunks = chapter_chunks(title, text, store.embedder.count_tokens, store.embedder.max_tokens)

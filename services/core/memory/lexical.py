@@ -46,19 +46,43 @@ def _stopwords() -> frozenset[str]:
     return frozenset(fold(w) for w in (*STOPWORDS_EN, *STOPWORDS_PORTUGUESE))
 
 
-def tokenize(text: str) -> list[str]:
-    """Folded words, without the English and Portuguese stop words (a book's language is not
-    known where passages are stored; the two lists barely collide)."""
+# Stemming only where the evaluation measured a gain (bench/retrieval_product.py, BENCHMARKS.md):
+# Portuguese BM25 recall@5 rose on Dom Casmurro at every passage size; English stemming moved
+# Pride and Prejudice's recall both ways, so English words are matched as they are.
+STEMMERS = {"pt": "portuguese"}
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str | None) -> Any:
+    name = STEMMERS.get((language or "").split("-")[0].lower())
+    if name is None:
+        return None
+    import Stemmer
+
+    return Stemmer.Stemmer(name)
+
+
+def tokenize(text: str, language: str | None = None) -> list[str]:
+    """Folded words, without the English and Portuguese stop words (the two lists barely
+    collide), stemmed when the book's language has a stemmer that paid off."""
     stop = _stopwords()
-    return [w for w in _TOKEN.findall(fold(text)) if w not in stop and not w.isdigit()]
+    words = [w for w in _TOKEN.findall(fold(text)) if w not in stop and not w.isdigit()]
+    stemmer = _stemmer(language)
+    return list(stemmer.stemWords(words)) if stemmer is not None and words else words
 
 
-def match_spans(text: str, query: str) -> list[tuple[int, int]]:
-    """Character spans of the words of `text` that the query's words match (folded)."""
-    wanted = set(tokenize(query))
+def match_spans(text: str, query: str, language: str | None = None) -> list[tuple[int, int]]:
+    """Character spans of the words of `text` that the query's words match (folded, and
+    stemmed like the index: "olhos" marks "olhar" in Portuguese)."""
+    wanted = set(tokenize(query, language))
     if not wanted:
         return []
-    return [m.span() for m in _TOKEN.finditer(text) if fold(m.group()) in wanted]
+    spans = []
+    for m in _TOKEN.finditer(text):
+        word = tokenize(m.group(), language)
+        if word and word[0] in wanted:
+            spans.append(m.span())
+    return spans
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,7 @@ class _Loaded:
     retriever: Any
     ids: list[str]
     chapters: list[str]
+    language: str | None
 
 
 class LexicalIndex:
@@ -99,7 +124,12 @@ class LexicalIndex:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def build(
-        self, name: str, ids: Sequence[str], texts: Sequence[str], chapters: Sequence[str]
+        self,
+        name: str,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        chapters: Sequence[str],
+        language: str | None = None,
     ) -> None:
         """Publish a new index of these passages (call under `lock(name)`)."""
         import bm25s
@@ -111,12 +141,13 @@ class LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
         version = f"v-{uuid.uuid4().hex[:12]}"
         staging = folder / f".{version}"
-        corpus = [tokenize(t) or [""] for t in texts]
+        corpus = [tokenize(t, language) or [""] for t in texts]
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         retriever.save(str(staging))
         (staging / "passages.json").write_text(
-            json.dumps({"ids": list(ids), "chapters": list(chapters)}), encoding="utf-8"
+            json.dumps({"ids": list(ids), "chapters": list(chapters), "language": language}),
+            encoding="utf-8",
         )
         staging.rename(folder / version)
         pointer = folder / f".{POINTER}-{version}"
@@ -173,7 +204,9 @@ class LexicalIndex:
                 meta = json.loads((folder / version / "passages.json").read_text("utf-8"))
             except FileNotFoundError:
                 continue
-            loaded = _Loaded(version, retriever, meta["ids"], meta["chapters"])
+            loaded = _Loaded(
+                version, retriever, meta["ids"], meta["chapters"], meta.get("language")
+            )
             with self._guard:
                 self._cache[name] = loaded
             return loaded
@@ -190,6 +223,10 @@ class LexicalIndex:
         loaded = self._load(name)
         return set(loaded.chapters) if loaded else set()
 
+    def language(self, name: str) -> str | None:
+        loaded = self._load(name)
+        return loaded.language if loaded else None
+
     def count(self, name: str) -> int:
         loaded = self._load(name)
         return len(loaded.ids) if loaded else 0
@@ -198,7 +235,7 @@ class LexicalIndex:
         self, name: str, query: str, k: int, *, exclude_chapter: str | None = None
     ) -> list[LexicalHit]:
         loaded = self._load(name)
-        terms = tokenize(query)
+        terms = tokenize(query, loaded.language) if loaded else []
         if loaded is None or not terms:
             return []
         known = [t for t in terms if t in loaded.retriever.vocab_dict]

@@ -288,15 +288,18 @@ class MemoryStore:
                 return
         try:
             with self.lexical.lock(collection.name):
-                ids, texts, chapters = self._all_passages(collection)
-                self.lexical.build(collection.name, ids, texts, chapters)
+                ids, texts, chapters, languages = self._all_passages(collection)
+                # The book's language (in each passage's metadata) chooses the stemmer.
+                language = max(set(languages), key=languages.count) if languages else None
+                self.lexical.build(collection.name, ids, texts, chapters, language or None)
         except OSError as exc:
             raise MemoryUnavailable(f"lexical index unavailable: {exc}") from exc
 
-    def _all_passages(self, collection: Any) -> tuple[list[str], list[str], list[str]]:
+    def _all_passages(self, collection: Any) -> tuple[list[str], list[str], list[str], list[str]]:
         ids: list[str] = []
         texts: list[str] = []
         chapters: list[str] = []
+        languages: list[str] = []
         offset = 0
         while True:
             with unavailable_on_error():
@@ -309,8 +312,9 @@ class MemoryStore:
                 ids.append(doc_id)
                 texts.append(text or "")
                 chapters.append(str((meta or {}).get("chapter_id", "")))
+                languages.append(str((meta or {}).get("language", "")))
             if len(page["ids"]) < READ_PAGE:
-                return ids, texts, chapters
+                return ids, texts, chapters, languages
             offset += READ_PAGE
 
     def ensure_lexical(self, collection: Any) -> None:

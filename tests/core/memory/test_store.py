@@ -221,3 +221,14 @@ def test_only_not_found_means_no_collection(store: MemoryStore) -> None:
     with pytest.raises(MemoryUnavailable, match="timed out"):
         broken.collection("b", create=False)
     assert store.collection("never-made", create=False) is None
+
+
+def test_portuguese_words_match_across_their_forms(store: MemoryStore) -> None:
+    def pt(chapter: str, n: int, text: str) -> MemoryDocument:
+        d = doc("b", chapter, n, text)
+        return MemoryDocument(d.doc_id, text, {**d.metadata, "language": "pt-BR"})
+
+    store.upsert([pt("c1", 1, "Os olhares de Capitu eram oblíquos."), pt("c2", 2, "Chovia.")])
+    assert store.lexical.language(store.collection_name("b")) == "pt-BR"
+    hits = store.search("b", "olhar", top_k=1)
+    assert hits[0].chapter_id == "c1" and hits[0].found_by in {"lexical", "both"}
