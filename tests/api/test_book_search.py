@@ -1,17 +1,66 @@
-"""Book search and hybrid memory through the real stack (API, Celery worker, Chroma server):
-the lexical and vector indexes hold the same passages after every operation."""
+"""Book search and hybrid memory through the real stack (API, Celery workers, Chroma server):
+the lexical and vector indexes hold the same passages after every operation.
+
+Searching and indexing never call the LLM, so this module's stack points at none (chapter
+summaries are skipped): it runs without the llama.cpp server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from services.core.memory.lexical import LexicalIndex
+from services.launcher.stack import free_port
 from tests.api.test_memory_api import new_book, save
-from tests.conftest import Stack
+from tests.conftest import Stack, start_stack
 from tests.job_client import succeeded as finished
 from tests.memory_support import collection_name
+
+NO_LLM = {"LLM_MAX_RETRIES": "0", "LLM_CONNECT_TIMEOUT": "1"}
+# A dispatch lost on a busy machine is sent again in seconds, not half a minute.
+QUICK_RESEND = {"JOB_RECOVERY_SCAN": "1", "JOB_QUEUED_RESEND_AFTER": "3"}
+
+
+def stack_without_llm(
+    tmp: Path, redis_base: str, logs_dir: Path, chroma: tuple[str, int], **env: str
+) -> Stack:
+    return start_stack(
+        tmp,
+        redis_base=redis_base,
+        llm_url=f"http://127.0.0.1:{free_port()}/v1",
+        logs_dir=logs_dir,
+        chroma=chroma,
+        extra_env={**NO_LLM, **QUICK_RESEND, **env},
+    )
+
+
+@pytest.fixture(scope="module")
+def search_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_base: str,
+    logs_dir: Path,
+    chroma_server: tuple[str, int],
+) -> Iterator[Stack]:
+    running = stack_without_llm(
+        tmp_path_factory.mktemp("search"), redis_base, logs_dir, chroma_server
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def api(search_stack: Stack) -> Iterator[httpx.Client]:
+    with search_stack.client() as client:
+        yield client
+
+
+@pytest.fixture()
+def stack(search_stack: Stack) -> Stack:
+    return search_stack
 
 
 def vector_ids(api: httpx.Client, name: str) -> set[str]:
@@ -115,8 +164,10 @@ def test_book_search_ranks_highlights_and_says_how_it_found(api: httpx.Client) -
     assert "BookSearchOut" in schema["components"]["schemas"]
 
 
-def test_memory_unavailable_is_503_not_an_empty_result(new_stack: Any) -> None:
-    stack = new_stack("nochroma", extra_env={"CHROMA_PORT": "9"}, with_worker=False)
+def test_memory_unavailable_is_503_not_an_empty_result(
+    tmp_path: Path, redis_base: str, logs_dir: Path
+) -> None:
+    stack = stack_without_llm(tmp_path, redis_base, logs_dir, ("127.0.0.1", free_port()))
     try:
         with stack.client() as api:
             book = new_book(api, "Sem Chroma")
