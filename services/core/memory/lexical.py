@@ -46,10 +46,12 @@ def _stopwords() -> frozenset[str]:
     return frozenset(fold(w) for w in (*STOPWORDS_EN, *STOPWORDS_PORTUGUESE))
 
 
-# Stemming only where the evaluation measured a gain (bench/retrieval_product.py, BENCHMARKS.md):
-# Portuguese BM25 recall@5 rose on Dom Casmurro at every passage size; English stemming moved
-# Pride and Prejudice's recall both ways, so English words are matched as they are.
-STEMMERS = {"pt": "portuguese"}
+# Stemmers by language (PyStemmer's Snowball names), used only where the evaluation says they
+# pay off (bench/retrieval_product.py, BENCHMARKS.md "Retrieval"). Measured on Dom Casmurro:
+# Portuguese stemming lifts BM25 alone (recall@5 0.55 -> 0.57, @10 0.63 -> 0.68) but lowers the
+# hybrid ranking the product uses (recall@5 0.62 -> 0.58, @10 0.75 -> 0.70); English stemming
+# moved Pride and Prejudice's BM25 both ways. So none by default; e.g. {"pt": "portuguese"}.
+STEMMERS: dict[str, str] = {}
 
 
 @lru_cache(maxsize=4)
