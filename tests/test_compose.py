@@ -43,6 +43,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 VLLM_PRESETS = {"vllm-gpu1": "gpu1", "vllm-gpu2": "gpu2"}
 EXPECTED_SERVICES = {
     *VLLM_PRESETS,
+    "embeddings",
     "flower",
     "postgres",
     "redis",
@@ -233,6 +234,29 @@ def test_vllm_serves_book_llm_on_the_gpu(
 
     assert "/root/.cache/huggingface" in mount_targets(vllm)
     assert "HUGGING_FACE_HUB_TOKEN" in env_of(vllm)
+
+
+def test_gpu_profiles_serve_multilingual_embeddings_to_the_app(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    server = services["embeddings"]
+    assert set(server["profiles"]) == set(VLLM_PRESETS.values()), "with either LLM preset"
+    assert str(server["image"]).startswith("vllm/vllm-openai:")
+    argv = as_list(server.get("command"))
+    assert option(argv, "--task") == "embed"
+    assert "embeddings" in server["networks"]["default"]["aliases"]
+    assert "localhost:8016/v1/models" in healthcheck_text(server)
+    assert server["ports"] == ["127.0.0.1:8016:8016"], "no authentication: loopback only"
+    for name in BACKEND_SERVICES:
+        env = env_of(services[name])
+        url = urlsplit(env["EMBEDDING_BASE_URL"])
+        assert url.hostname == "embeddings" and str(url.port) == option(argv, "--port")
+        # The app pins the name the server answers to in each book's collection.
+        assert env["EMBEDDING_MODEL"] == option(argv, "--served-model-name")
+        assert option(argv, "--model") == env["EMBEDDING_MODEL"]
+    # LLM and embeddings share GPU 0: their memory shares fit in it.
+    llm_share = float(option(as_list(services["vllm-gpu1"]["command"]), "--gpu-memory-utilization"))
+    assert llm_share + float(option(argv, "--gpu-memory-utilization")) < 0.95
 
 
 def test_redis_appends_only(services: dict[str, dict[str, Any]]) -> None:

@@ -16,7 +16,6 @@ from services.core.db import make_engine, make_session_factory
 from services.core.jobs.events import JobEventPublisher
 from services.core.jobs.submission import JobSubmitter
 from services.core.llm.client import LLMClient
-from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
 from services.core.ratelimit import JobRateLimiter
 
@@ -39,9 +38,10 @@ class AppState:
 
     @property
     def memory(self) -> MemoryStore:
-        # The API only reads and deletes memory; the embedder loads its model on first use.
+        # The API searches, reads and deletes memory; the embedder loads its model on first
+        # use (a query), and Chroma is connected on first use too.
         if self._memory is None:
-            self._memory = MemoryStore.from_settings(self.settings, MiniLMEmbedder())
+            self._memory = MemoryStore.from_settings(self.settings)
         return self._memory
 
     @classmethod

@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     chroma_port: int = Field(default=8001, alias="CHROMA_PORT")
     memory_collection: str = Field(default="book_memory", alias="MEMORY_COLLECTION")
     memory_top_k: int = Field(default=5, ge=1, le=50, alias="MEMORY_TOP_K")
+    # The embedding model (DESIGN §6-7): a built-in one (multilingual-e5-small, the default;
+    # portuguese-multilingual-e5-small; all-MiniLM-L6-v2) or, with EMBEDDING_BASE_URL, the name
+    # an OpenAI-compatible /v1/embeddings server serves. Changing it builds each book's memory
+    # anew beside the old one on the next reindex.
+    embedding_model: str = Field(default="multilingual-e5-small", alias="EMBEDDING_MODEL")
+    embedding_base_url: str | None = Field(default=None, alias="EMBEDDING_BASE_URL")
+    embedding_api_key: str = Field(default="not-needed", alias="EMBEDDING_API_KEY")
+    embedding_query_prefix: str = Field(default="", alias="EMBEDDING_QUERY_PREFIX")
+    embedding_passage_prefix: str = Field(default="", alias="EMBEDDING_PASSAGE_PREFIX")
+    # Longest search query accepted, in characters (longer ones are refused with a 422).
+    search_max_chars: int = Field(default=500, ge=10, le=10_000, alias="SEARCH_MAX_CHARS")
     # Passages per ONNX call. On 2 cores (BENCHMARKS.md, reindex) 32 cost 15-50 % more time
     # than 8 (32 x 256 tokens of activations no longer fit the CPU caches); 1 and 8 were close.
     embed_batch_size: int = Field(default=8, ge=1, le=256, alias="EMBED_BATCH_SIZE")
@@ -187,7 +198,9 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("chroma_host", "api_token", "database_url_override", mode="before")
+    @field_validator(
+        "chroma_host", "api_token", "database_url_override", "embedding_base_url", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -243,6 +256,11 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Each book's lexical (BM25) index, shared by the API and the workers."""
+        return self.data_dir / "lexical"
 
     @property
     def chapters_dir(self) -> Path:

@@ -158,6 +158,29 @@ class MemoryDocument(TypedDict):
     metadata: dict[str, Any]
 
 
+class SearchHit(TypedDict):
+    doc_id: str
+    chapter_id: str
+    chapter_title: str
+    chapter_position: int
+    passage_index: int | None
+    kind: str
+    text: str
+    highlights: list[list[int]]
+    found_by: str
+    score: float
+
+
+class BookSearch(TypedDict):
+    book_id: str
+    query: str
+    indexed: bool
+    rebuilding: bool
+    model: str | None
+    took_ms: float
+    results: list[SearchHit]
+
+
 class DocumentPage(TypedDict):
     name: str
     book_id: str
@@ -619,6 +642,10 @@ class ApiClient:
     def memory_documents(self, name: str, *, limit: int = 20, offset: int = 0) -> DocumentPage:
         params = {"limit": limit, "offset": offset}
         return cast(DocumentPage, self._request("GET", f"/chroma/collection/{name}", params=params))
+
+    def search_book(self, book_id: str, query: str, k: int = 10) -> BookSearch:
+        params = {"q": query, "k": k}
+        return cast(BookSearch, self._request("GET", f"/books/{book_id}/search", params=params))
 
     def clear_book_memory(self, book_id: str) -> BookCleared:
         params = {"confirm": book_id}

@@ -250,6 +250,28 @@ def excerpt(text: str, limit: int = 240) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
+_MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
+
+
+def _escape_markdown(text: str) -> str:
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+
+
+def highlighted(text: str, spans: list[list[int]] | list[tuple[int, int]]) -> str:
+    """Markdown of a passage with the words that matched the search in bold (the rest
+    escaped, so a passage's own asterisks or brackets stay text)."""
+    out: list[str] = []
+    at = 0
+    for start, end in sorted((int(a), int(b)) for a, b in spans):
+        if start < at or end > len(text):
+            continue
+        out.append(_escape_markdown(text[at:start]))
+        out.append(f"**{_escape_markdown(text[start:end])}**")
+        at = end
+    out.append(_escape_markdown(text[at:]))
+    return " ".join("".join(out).split())
+
+
 def receipt_rows(result: dict[str, Any] | None) -> dict[str, Any]:
     """The receipt of a finished job: model, tokens, timings and the passages it read."""
     if not result:

@@ -8,6 +8,7 @@ import httpx
 
 from tests.conftest import Stack
 from tests.job_client import succeeded as finished
+from tests.memory_support import collection_name
 
 
 def save(api: httpx.Client, book_id: str, title: str, text: str) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def new_book(api: httpx.Client, title: str, language: str = "pt-BR") -> str:
 
 
 def chapter_docs(api: httpx.Client, stack: Stack, book_id: str, chapter_id: str) -> list[str]:
-    name = f"{stack.env['MEMORY_COLLECTION']}-{book_id}"
+    name = collection_name(api, book_id)
     page = api.get(f"/chroma/collection/{name}", params={"limit": 200}).json()
     return sorted(
         d["id"] for d in page.get("items", []) if d["metadata"]["chapter_id"] == chapter_id
@@ -99,9 +100,9 @@ def test_memory_explorer_and_guarded_deletes(api: httpx.Client, stack: Stack) ->
     finished(api, saved["index_job_id"])
     status = api.get("/chroma/status").json()
     assert status["mode"] == "server" and status["ok"] and status["documents"] >= 1
-    assert status["embedding_model"] == "all-MiniLM-L6-v2-onnx-int8"
+    assert status["embedding_model"] == "multilingual-e5-small-q4"
     names = [c["name"] for c in api.get("/chroma/collections").json()]
-    assert f"{stack.env['MEMORY_COLLECTION']}-{book}" in names
+    assert f"{stack.env['MEMORY_COLLECTION']}-{book}.e5s" in names
     assert all(n.startswith(stack.env["MEMORY_COLLECTION"]) for n in names)
     assert api.get("/chroma/collection/not-ours").status_code == 404
     assert api.get(f"/chroma/collection/{names[0]}", params={"limit": 0}).status_code == 422

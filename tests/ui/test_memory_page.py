@@ -13,7 +13,9 @@ from tests.ui.pages import no_active_jobs, open_book, run_until, values
 
 
 def collection_of(api: httpx.Client, book_id: str) -> dict[str, object] | None:
-    found = [c for c in api.get("/chroma/collections").json() if c["name"].endswith(book_id)]
+    found = [
+        c for c in api.get("/chroma/collections").json() if c["metadata"].get("book_id") == book_id
+    ]
     return found[0] if found else None
 
 
@@ -139,3 +141,32 @@ def test_chapters_indexed_the_old_way_are_flagged_until_reindexed(
     assert listed["in_memory"] is True
     app.run()
     assert not app.warning
+
+
+def test_book_search_finds_highlights_and_opens_the_chapter_at_the_passage(
+    app: AppTest, indexed_chapter: dict[str, object]
+) -> None:
+    open_book(app, str(indexed_chapter["book_id"]), page="memory")
+    app.text_input(key="search_query").input("Ana e o MAR").run()
+    assert not app.exception and not app.error
+    shown = values(app.markdown)
+    assert any("**Ana** olhou o **mar**" in m for m in shown), shown
+    assert any("Cap. 1 — A partida · trecho 1" in m for m in shown), shown
+    assert any("pelo sentido e pelas palavras" in m for m in shown), shown
+
+    app.button(key="search_open_0").click().run()
+    assert not app.exception
+    assert app.session_state["page"] == "editor"
+    assert app.text_input(key="editor_title").value == "A partida"
+    assert any("Trecho encontrado na busca" in i and "Lisboa" in i for i in values(app.info))
+
+
+def test_book_search_in_english_and_on_a_book_without_memory(
+    app: AppTest, api: httpx.Client
+) -> None:
+    book = api.post("/books", json={"title": "Empty", "language": "en"}).json()["id"]
+    open_book(app, book, page="memory")
+    app.sidebar.selectbox(key="ui_language").select("en").run()
+    app.text_input(key="search_query").input("sea").run()
+    assert not app.exception and not app.error
+    assert "This book has no memory yet: reindex it to search." in values(app.info)

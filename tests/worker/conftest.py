@@ -45,6 +45,9 @@ class FlakyStore:
         for doc_id in ids:
             self.docs.pop(doc_id, None)
 
+    def older_collections(self, book_id: str) -> list[object]:
+        return []  # one model here: nothing being rebuilt beside
+
 
 class Recorder:
     def __init__(self) -> None:

@@ -24,10 +24,9 @@ import pytest
 import redis
 
 from services.core.jobs.events import decode_event, stream_key
-from services.core.memory.chunking import chapter_chunks
-from services.core.memory.embeddings import MiniLMEmbedder
 from tests.conftest import Stack, start_stack
 from tests.job_client import finished
+from tests.memory_support import expected_passages
 from tests.worker.test_reindex import memory_ids
 
 CHUNK_DELAY_S = 0.05  # per streamed chunk (about a token): 100 tokens take 5 s
@@ -271,8 +270,7 @@ def _assert_done_once(
     if kind == "summarize_chapter":
         assert original["summary"]
     if kind == "index_chapter":
-        counter = MiniLMEmbedder().count_tokens
-        expected = len(chapter_chunks(original["title"], original["text"], counter))
+        expected = expected_passages(original["title"], original["text"])
         ids = memory_ids(api, stack, book)
         passages = [i for i in ids if ":chunk:" in i]
         assert len(passages) == len(set(passages)) == expected, "one set of vectors"

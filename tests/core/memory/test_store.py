@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from services.core.config import Settings
+from services.core.memory import lexical
 from services.core.memory.embeddings import MINILM_NAME, MiniLMEmbedder
-from services.core.memory.store import EmbeddingModelMismatch, MemoryDocument, MemoryStore
+from services.core.memory.lexical import LexicalIndex
+from services.core.memory.store import (
+    EmbeddingModelMismatch,
+    MemoryDocument,
+    MemoryStore,
+    MemoryUnavailable,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,8 @@ def store(
         env |= {"CHROMA_HOST": host, "CHROMA_PORT": str(port)}
     else:
         env["CHROMA_HOST"] = ""
-    memory = MemoryStore.from_settings(Settings(_env_file=None, **env), embedder)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **env)  # type: ignore[call-arg]
+    memory = MemoryStore.from_settings(settings, embedder)
     yield memory
     memory.clear()
 
@@ -80,18 +88,45 @@ def test_search_is_filtered_by_book_and_ranked(store: MemoryStore) -> None:
     assert total == 1 and docs[0].metadata["chapter_id"] == "c9"
 
 
-def test_a_collection_of_another_model_is_refused(store: MemoryStore) -> None:
-    class OtherModel:
-        name = "another-model"
-        dimensions = 384
+class OtherModel:
+    """A second model (MiniLM's vectors under another name): what a model change looks like."""
 
-        def embed(self, texts: object) -> list[list[float]]:
-            raise AssertionError("never called")
+    def __init__(self, name: str = "another-model", tag: str = "other") -> None:
+        self.name, self.tag, self.dimensions, self.max_tokens = name, tag, 384, 254
+        self.inner = MiniLMEmbedder()
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+    def count_tokens(self, words: list[str]) -> list[int]:
+        return self.inner.count_tokens(words)
+
+
+def test_a_new_model_builds_beside_the_old_one_which_answers_until_then(
+    store: MemoryStore,
+) -> None:
+    store.upsert([doc("b", "c1", 1, "The old memory: Elizabeth walks to Netherfield.")])
+    new = MemoryStore(store.client, store.prefix, OtherModel(), store.lexical)
+    new._embedders[MINILM_NAME] = store.embedder  # the old model can still embed queries
+    assert new.collection_name("b") != store.collection_name("b")
+    new.upsert([doc("b", "c2", 2, "The new memory, half built.")])
+    # Half built: the old collection answers, and is the one that is searched.
+    found = new.search("b", "Elizabeth walks", top_k=3)
+    assert [p.chapter_id for p in found] == ["c1"]
+    assert {c.name for c in new.older_collections("b")} == {store.collection_name("b")}
+    assert new.retire_older_models("b") == 1
+    assert [p.chapter_id for p in new.search("b", "memory", top_k=3)] == ["c2"]
+    assert new.delete_book("b") == 1 and new.book_collections("b") == []
+
+
+def test_a_collection_whose_pinned_model_differs_is_refused(store: MemoryStore) -> None:
     store.upsert([doc("b", "c", 1, "text")])
-    other = MemoryStore(store.client, store.prefix, OtherModel())
+    clash = MemoryStore(store.client, store.prefix, OtherModel(tag=""), store.lexical)
     with pytest.raises(EmbeddingModelMismatch, match="another-model"):
-        other.search("b", "text", top_k=1)
+        clash.chapter_ids("b", "c")
 
 
 def test_a_book_deleted_by_another_process_is_recreated_on_write(store: MemoryStore) -> None:
@@ -116,3 +151,93 @@ def test_a_chapter_can_be_left_out_of_a_search(store: MemoryStore) -> None:
     assert {p.chapter_id for p in crowded} == {"long"}  # the long chapter fills the top-k
     others = store.search("b", "o mar de Lisboa", top_k=3, exclude_chapter="long")
     assert [p.chapter_id for p in others] == ["other"]
+
+
+def lexical_ids(store: MemoryStore, book: str) -> set[str]:
+    return store.lexical.ids(store.collection_name(book))
+
+
+def vector_ids(store: MemoryStore, book: str) -> set[str]:
+    collection = store.collection(book, create=False)
+    return set(collection.get(include=[])["ids"]) if collection is not None else set()
+
+
+def test_lexical_and_vector_indexes_agree_after_every_operation(store: MemoryStore) -> None:
+    def agree(book: str) -> set[str]:
+        ids = vector_ids(store, book)
+        assert lexical_ids(store, book) == ids
+        return ids
+
+    store.upsert([doc("b", "c1", 1, "Capitu e os olhos de ressaca."), doc("b2", "x", 1, "x y")])
+    assert agree("b") == {"b:c1:chunk:0"}
+    store.upsert([MemoryDocument("b:c1:chunk:1", "Escobar nada.", doc("b", "c1", 1, "").metadata)])
+    assert agree("b") == {"b:c1:chunk:0", "b:c1:chunk:1"}
+    store.upsert([doc("b", "c1", 1, "Capitu mudou: olhos de cigana.")])  # an update
+    assert agree("b") == {"b:c1:chunk:0", "b:c1:chunk:1"}
+    assert [p.found_by for p in store.search("b", "cigana", top_k=1)] == ["both"]
+    store.delete("b", ["b:c1:chunk:1"])
+    assert agree("b") == {"b:c1:chunk:0"}
+    store.delete_book("b")
+    assert agree("b") == set() and agree("b2") == {"b2:x:chunk:0"}
+    store.clear()
+    assert agree("b2") == set() and store.lexical.names() == []
+
+
+def test_search_finds_a_word_without_accents_or_case(store: MemoryStore) -> None:
+    store.upsert(
+        [
+            doc("b", "c1", 1, "O CORAÇÃO de Bentinho batia."),
+            doc("b", "c2", 2, "Uma tarde qualquer no Engenho Novo."),
+        ]
+    )
+    hits = store.search("b", "coracao", top_k=2)
+    assert hits[0].chapter_id == "c1" and hits[0].found_by in {"lexical", "both"}
+
+
+def test_a_missing_lexical_index_is_rebuilt_from_the_vectors(store: MemoryStore) -> None:
+    store.upsert([doc("b", "c1", 1, "Sancha e Escobar na praia do Flamengo.")])
+    store.lexical.remove(store.collection_name("b"))  # an install from before hybrid search
+    assert store.search("b", "Flamengo", top_k=1)[0].found_by == "both"
+    assert lexical_ids(store, "b") == {"b:c1:chunk:0"}
+
+
+def test_an_unreachable_chroma_is_an_error_not_an_empty_result(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, DATA_DIR=str(tmp_path), CHROMA_HOST="127.0.0.1", CHROMA_PORT="9"
+    )
+    memory = MemoryStore.from_settings(settings, MiniLMEmbedder())
+    with pytest.raises(MemoryUnavailable, match="unavailable"):
+        memory.search("b", "anything", top_k=3)
+
+
+def test_only_not_found_means_no_collection(store: MemoryStore) -> None:
+    class Broken:
+        def get_collection(self, *args: object, **kwargs: object) -> None:
+            raise TimeoutError("chroma timed out")
+
+        def list_collections(self) -> list[object]:
+            raise TimeoutError("chroma timed out")
+
+    broken = MemoryStore(Broken(), store.prefix, store.embedder, LexicalIndex(store.lexical.root))
+    with pytest.raises(MemoryUnavailable, match="timed out"):
+        broken.collection("b", create=False)
+    assert store.collection("never-made", create=False) is None
+
+
+def test_a_stemmer_matches_words_across_their_forms(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off by default (it lowered hybrid recall, BENCHMARKS.md), kept working for a language
+    where it pays off: the book's language, stored with each passage, chooses it."""
+    monkeypatch.setattr(lexical, "STEMMERS", {"pt": "portuguese"})
+    lexical._stemmer.cache_clear()
+
+    def pt(chapter: str, n: int, text: str) -> MemoryDocument:
+        d = doc("b", chapter, n, text)
+        return MemoryDocument(d.doc_id, text, {**d.metadata, "language": "pt-BR"})
+
+    store.upsert([pt("c1", 1, "Os olhares de Capitu eram oblíquos."), pt("c2", 2, "Chovia.")])
+    assert store.lexical.language(store.collection_name("b")) == "pt-BR"
+    hits = store.search("b", "olhar", top_k=1)
+    assert hits[0].chapter_id == "c1" and hits[0].found_by in {"lexical", "both"}
+    lexical._stemmer.cache_clear()
