@@ -33,7 +33,8 @@ MIN_QUESTIONS = 40
 MAX_EVIDENCE_CHARS = 200
 COPIED_NGRAM = 4  # a question may not repeat this many consecutive words of its evidence
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits only: `_underscores_` mark italics in the corpus and must not hide a copy.
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
