@@ -412,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"  {spec}: skipped: {retriever}")
                 continue
             results.append(evaluate(spec, retriever, questions))
+            # Each row as soon as it is measured: a long run cut short keeps what it found.
+            print(f"  {json.dumps(results[-1].row())}", flush=True)
         baseline = results[0].row()["recall@5"] if results else 0
         print(
             f"\n| retriever | R@1 | R@5 | R@10 | MRR@10 | p50 ms | p95 ms | R@5 vs {results[0].retriever if results else '-'} |"
