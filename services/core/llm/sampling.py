@@ -80,8 +80,6 @@ KIND_DEFAULTS: dict[str, Sampling] = {
     "critique": Sampling(0.4, 0.9, 0.3, 0.0, 1.1, 0.8),
     "ask": Sampling(0.3, 0.9, 0.2, 0.0, 1.1, 0.8),
     "expand": Sampling(0.8, 0.95, 0.3, 0.0, 1.1, 0.8),
-    # Summaries go into memory: the likeliest reading.
-    "summary": Sampling(0.2, 0.9, 0.3, 0.0, 1.1, 0.8),
 }
 FALLBACK = Sampling(0.7, 0.95, 0.3, 0.0, 1.1, 0.8)
 # What a run without the new controls sent (temperature only): the bench's baseline.
