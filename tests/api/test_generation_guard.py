@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from services.core.llm.repetition import repeated_ngram_share
 from services.core.manuscripts.parsing import parse_manuscript
@@ -51,6 +52,7 @@ def check_guarded(result: dict[str, Any], events: list[Any]) -> dict[str, Any]:
     return guard
 
 
+@pytest.mark.timeout(SLOW + 300)
 def test_critique_of_a_portuguese_chapter_does_not_end_in_a_loop(
     api: httpx.Client, stack: Stack
 ) -> None:
@@ -70,6 +72,7 @@ def test_critique_of_a_portuguese_chapter_does_not_end_in_a_loop(
     assert guard["repeated_4gram_share"] == round(repeated_ngram_share(result["text"]), 3)
 
 
+@pytest.mark.timeout(SLOW + 300)
 def test_a_request_to_repeat_is_stopped_or_flagged(api: httpx.Client, stack: Stack) -> None:
     """An author's request that invites a loop: the guard stops it (and retries), or the answer
     did not loop; it is never a success full of repeats."""
