@@ -63,17 +63,16 @@ class Sampling:
         return standard, extra
 
 
-# Built-in defaults, measured with bench/generation_quality.py (BENCHMARKS.md, issue 18) on
-# SmolLM2-135M: a moderate temperature with frequency penalty and DRY kept the small model out of
-# loops without drifting into word salad; a critique and an answer want the likelier reading, a
-# suggestion and a scene some variety.
+# Built-in defaults, checked with bench/generation_quality.py on SmolLM2-135M (BENCHMARKS.md,
+# issue 18: median repeated-4-gram share 0.62 → 0.07 together with the guard and compact
+# prompts; not yet tuned by a sweep). A critique and an answer want the likelier reading, a
+# suggestion and a scene some variety; frequency penalty and DRY keep the small model out of
+# loops.
 KIND_DEFAULTS: dict[str, Sampling] = {
     "suggest": Sampling(0.7, 0.9, 0.3, 0.0, 1.1, 0.8),
     "critique": Sampling(0.4, 0.9, 0.3, 0.0, 1.1, 0.8),
     "ask": Sampling(0.3, 0.9, 0.2, 0.0, 1.1, 0.8),
     "expand": Sampling(0.8, 0.95, 0.3, 0.0, 1.1, 0.8),
-    # Summaries go into memory: the likeliest reading.
-    "summary": Sampling(0.2, 0.9, 0.3, 0.0, 1.1, 0.8),
 }
 FALLBACK = Sampling(0.7, 0.95, 0.3, 0.0, 1.1, 0.8)
 # What a run without the new controls sent (temperature only): the bench's baseline.
