@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.ui.api_client import ApiClient, ApiError, Book
+from services.ui.api_client import NO_RESPONSE, ApiClient, ApiError, Book
 from services.ui.i18n import Labels
 from services.ui.session import adopt_job, flash, show_flash
 from services.ui.views.editor import reset_editor
@@ -113,7 +113,9 @@ def trash_panel(api: ApiClient, t: Labels) -> None:
         try:
             items = api.list_trash()
         except ApiError as exc:
-            st.error(exc.message)
+            # An API that does not answer is already shown red under Services.
+            if exc.status != NO_RESPONSE:
+                st.error(exc.message)
             return
         if not items:
             st.caption(t.t("trash_empty"))
