@@ -97,31 +97,29 @@ def percentiles(values: list[float]) -> tuple[float, float, float, float]:
 
 
 def time_to_searchable(
-    api: httpx.Client, collection: str, book_id: str, n: int, timeout: float = 120
+    api: httpx.Client, book_id: str, n: int, timeout: float = 120
 ) -> tuple[float, str]:
-    """Save a chapter; seconds until its passages are in memory (polled every 0.1 s), and the
-    save's index job."""
+    """Save a chapter; seconds until book search finds its passages (polled every 0.1 s), and
+    the save's index job."""
     saved = api.post(
         "/chapter/save", json={"book_id": book_id, "title": f"Nota {n}", "text": SCENE}
     ).json()
     started = time.perf_counter()
-    marker = f":{saved['chapter_id']}:chunk:"
+    query = {"q": f"Nota {n}", "k": 50}
     while time.perf_counter() - started < timeout:
-        page = api.get(f"/chroma/collection/{collection}", params={"limit": 200}).json()
-        if any(marker in item["id"] for item in page.get("items", [])):
+        found = api.get(f"/books/{book_id}/search", params=query).json()
+        if any(hit["chapter_id"] == saved["chapter_id"] for hit in found.get("results", [])):
             return time.perf_counter() - started, str(saved["index_job_id"])
         time.sleep(0.1)
     raise TimeoutError(f"save {n} not searchable after {timeout:.0f} s")
 
 
-def searchable_series(
-    api: httpx.Client, collection: str, book_id: str, saves: int, start: int
-) -> list[float]:
+def searchable_series(api: httpx.Client, book_id: str, saves: int, start: int) -> list[float]:
     """One save at a time, as an author works: the next save comes once the previous one's
     indexing (with its LLM summary) has ended, so each number is one save's own wait."""
     times = []
     for n in range(start, start + saves):
-        took, job_id = time_to_searchable(api, collection, book_id, n)
+        took, job_id = time_to_searchable(api, book_id, n)
         times.append(took)
         wait_job(api, job_id, timeout=600)
     return times
@@ -219,12 +217,11 @@ def main() -> None:
 
                 # Time-to-searchable of an author's save: idle, then during a bulk reindex.
                 notes = api.post("/books", json={"title": "Notas"}).json()["id"]
-                collection = f"{stack.env['MEMORY_COLLECTION']}-{notes}"
-                quiet = searchable_series(api, collection, notes, args.saves, 0)
+                quiet = searchable_series(api, notes, args.saves, 0)
                 bulk = api.post(f"/books/{book}/reindex", json={"force": True}).json()["id"]
                 while api.get(f"/jobs/{bulk}").json()["progress"] < 0.05:
                     time.sleep(0.2)
-                during = searchable_series(api, collection, notes, args.saves, args.saves)
+                during = searchable_series(api, notes, args.saves, args.saves)
                 bulk_job = api.get(f"/jobs/{bulk}").json()
                 still_running = bulk_job["status"] == "running"
                 bulk_progress = bulk_job["progress"]

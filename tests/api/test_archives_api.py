@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 
 from services.core.db import make_engine, make_session_factory
-from services.core.memory.embeddings import MiniLMEmbedder
+from services.core.memory.embeddings import make_embedder
 from services.core.memory.store import MemoryStore
 from services.launcher.stack import Stack
 from tests.core.archives.bad_archives import BAD_ARCHIVES
 from tests.core.archives.installs import Install, make_book
 from tests.job_client import succeeded as succeeded_in
+from tests.memory_support import collection_name
 
 # Saves queue an LLM summary with their indexing: on a busy 2-core machine that takes minutes.
 JOB_TIMEOUT_S = 420
@@ -79,7 +80,7 @@ def all_files(data_dir: Path) -> dict[str, str]:
 def first_citation(stack: Stack, book_id: str) -> str:
     """The chapter memory cites first for the question: the retrieval `ask` uses, run here on
     the stack's Chroma server with the same embedder (the LLM's answer is not the point)."""
-    memory = MemoryStore.from_settings(stack.settings, MiniLMEmbedder())
+    memory = MemoryStore.from_settings(stack.settings, make_embedder(stack.settings))
     passages = memory.search(book_id, QUESTION, 3)
     assert passages
     return passages[0].chapter_id
@@ -92,7 +93,7 @@ def catalog_of(stack: Stack) -> Install:
 
 
 def memory_count(api: httpx.Client, stack: Stack, book_id: str) -> int:
-    name = f"{stack.env['MEMORY_COLLECTION']}-{book_id}"
+    name = collection_name(api, book_id)
     listed = {c["name"]: c["count"] for c in api.get("/chroma/collections").json()}
     return int(listed.get(name, 0))
 

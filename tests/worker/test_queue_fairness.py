@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 
-from services.core.memory.chunking import chapter_chunks
-from services.core.memory.embeddings import MiniLMEmbedder
 from tests.conftest import Stack
 from tests.job_client import succeeded
+from tests.memory_support import collection_name, expected_passages
 from tests.worker.test_reindex import memory_ids
 
 WORDS = [
@@ -122,8 +121,7 @@ def test_a_burst_of_reindex_and_vectorize_requests_coalesces(
             per_reindex = Counter(j["parent_id"] for j in index_jobs if j["parent_id"])
             assert set(per_reindex.values()) == {len(chapters)}, "each chapter once per reindex"
 
-            counter = MiniLMEmbedder().count_tokens
-            expected = sum(len(chapter_chunks(t, x, counter)) for t, x in chapters.values())
+            expected = sum(expected_passages(t, x) for t, x in chapters.values())
             ids = memory_ids(api, stack, book)
             passages = [i for i in ids if ":chunk:" in i]
             assert len(passages) == len(set(passages)) == expected, "indexed once, exactly"
@@ -187,7 +185,7 @@ def test_repeated_saves_with_the_index_worker_stopped_queue_one_job(
             stack.start_worker("index")
             job = succeeded(api, job_ids.pop(), timeout=180)
             assert job["result"]["chunks"] >= 1
-            name = f"{stack.env['MEMORY_COLLECTION']}-{book}"
+            name = collection_name(api, book)
             docs = api.get(f"/chroma/collection/{name}").json()["items"]
             texts = [d["text"] for d in docs if ":chunk:" in d["id"]]
             assert texts and all("Version 9 lighthouse" in t for t in texts), texts
