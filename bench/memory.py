@@ -28,6 +28,7 @@ import numpy as np
 from services.core.config import Settings
 from services.core.memory.chunking import chunk_text
 from services.core.memory.embeddings import MiniLMEmbedder
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import MemoryDocument, MemoryStore
 from services.launcher.processes import ProcessGroup
 from services.launcher.stack import start_chroma_server
@@ -168,7 +169,7 @@ def main() -> None:
                         )
 
                     ours = timed_ms(
-                        lambda: store.search("big", next(queries), top_k=5), args.queries
+                        lambda: search_memory(store, "big", next(queries), top_k=5), args.queries
                     )
                     base = timed_ms(filtered, args.queries)
                     print(

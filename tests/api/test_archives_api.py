@@ -12,6 +12,7 @@ import httpx
 
 from services.core.db import make_engine, make_session_factory
 from services.core.memory.embeddings import make_embedder
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import MemoryStore
 from services.launcher.stack import Stack
 from tests.core.archives.bad_archives import BAD_ARCHIVES
@@ -81,7 +82,7 @@ def first_citation(stack: Stack, book_id: str) -> str:
     """The chapter memory cites first for the question: the retrieval `ask` uses, run here on
     the stack's Chroma server with the same embedder (the LLM's answer is not the point)."""
     memory = MemoryStore.from_settings(stack.settings, make_embedder(stack.settings))
-    passages = memory.search(book_id, QUESTION, 3)
+    passages = search_memory(memory, book_id, QUESTION, 3)
     assert passages
     return passages[0].chapter_id
 

@@ -147,7 +147,8 @@ def test_book_search_finds_highlights_and_opens_the_chapter_at_the_passage(
     app: AppTest, indexed_chapter: dict[str, object]
 ) -> None:
     open_book(app, str(indexed_chapter["book_id"]), page="memory")
-    app.text_input(key="search_query").input("Ana e o MAR").run()
+    app.text_input(key="search_query").input("Ana e o MAR")
+    app.button(key="search_button").click().run()
     assert not app.exception and not app.error
     shown = values(app.markdown)
     assert any("**Ana** olhou o **mar**" in m for m in shown), shown
@@ -167,6 +168,7 @@ def test_book_search_in_english_and_on_a_book_without_memory(
     book = api.post("/books", json={"title": "Empty", "language": "en"}).json()["id"]
     open_book(app, book, page="memory")
     app.sidebar.selectbox(key="ui_language").select("en").run()
-    app.text_input(key="search_query").input("sea").run()
+    app.text_input(key="search_query").input("sea")
+    app.button(key="search_button").click().run()
     assert not app.exception and not app.error
     assert "This book has no memory yet: reindex it to search." in values(app.info)

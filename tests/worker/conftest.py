@@ -17,7 +17,7 @@ from services.core.llm.client import LLMClient
 from services.core.memory.embeddings import MiniLMEmbedder
 from services.core.memory.store import MemoryDocument
 from services.core.migrate import upgrade
-from tests.conftest import claim_redis_db
+from tests.conftest import claim_redis_db, release_redis_db
 
 
 class FlakyStore:
@@ -77,3 +77,5 @@ def deps(request: pytest.FixtureRequest, tmp_path: Path, redis_base: str) -> Ite
         _memory=store,
     )
     engine.dispose()
+    # One database per test: give it back, or a session of many such tests runs out of them.
+    release_redis_db(settings.redis_url)

@@ -21,7 +21,7 @@ from services.core.jobs.schemas import JobCreate
 from services.core.jobs.service import create_job
 from services.core.llm.client import LLMClient
 from services.core.migrate import upgrade
-from tests.conftest import claim_redis_db
+from tests.conftest import claim_redis_db, release_redis_db
 
 
 @pytest.fixture()
@@ -41,6 +41,7 @@ def deps(tmp_path: Path, redis_base: str, llm_url: str) -> Iterator[WorkerDeps]:
         llm=LLMClient(settings),
     )
     engine.dispose()
+    release_redis_db(settings.redis_url)
 
 
 def new_job(deps: WorkerDeps) -> str:

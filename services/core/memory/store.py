@@ -365,14 +365,6 @@ class MemoryStore:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def search(
-        self, book_id: str, query: str, top_k: int, *, exclude_chapter: str | None = None
-    ) -> list[Passage]:
-        """Hybrid search (services/core/memory/retrieval.py): every consumer goes through it."""
-        from services.core.memory.retrieval import search_memory
-
-        return search_memory(self, book_id, query, top_k, exclude_chapter=exclude_chapter)
-
     def documents(
         self, book_id: str, *, limit: int, offset: int
     ) -> tuple[list[MemoryDocument], int]:

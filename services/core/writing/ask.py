@@ -9,6 +9,7 @@ from services.core.db import transaction
 from services.core.jobs.context import JobContext, JobOutput
 from services.core.jobs.schemas import AskParams
 from services.core.llm.prompts import load_prompt
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import recall
@@ -26,7 +27,7 @@ def run_ask(ctx: JobContext) -> JobOutput:
         ctx.reporter.progress(0.05, "Searching the book's memory")
         top_k = params.top_k or ctx.settings.memory_top_k
         book_id = ctx.book_id
-        found = recall(ctx, lambda: ctx.memory.search(book_id, params.question, top_k))
+        found = recall(ctx, lambda: search_memory(ctx.memory, book_id, params.question, top_k))
         passages, notes = found.passages, found.notes
     plan = prompt_plan(ctx)
     # Ask has no chapter in its prompt: the passages get the chapter's budget.

@@ -10,6 +10,7 @@ from services.core.db import transaction
 from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.schemas import CritiqueParams
 from services.core.llm.prompts import load_prompt, template_language
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
@@ -80,7 +81,7 @@ def run_critique(ctx: JobContext) -> JobOutput:
             lambda: [
                 passage
                 for query in review_queries(text, params.focus)
-                for passage in ctx.memory.search(book_id, query, top_k * OVERFETCH)
+                for passage in search_memory(ctx.memory, book_id, query, top_k * OVERFETCH)
             ],
         )
         notes += found.notes

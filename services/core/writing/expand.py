@@ -26,6 +26,7 @@ from services.core.jobs.schemas import ExpandIdea, ExpandParams
 from services.core.jobs.service import get_job
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import recall
@@ -220,7 +221,9 @@ def _related_passages(
     # The starting chapter is in the prompt already; its passages would only repeat it.
     skip = ctx.chapter_id if start.text else None
     book_id = ctx.book_id
-    found = recall(ctx, lambda: ctx.memory.search(book_id, query, top_k, exclude_chapter=skip))
+    found = recall(
+        ctx, lambda: search_memory(ctx.memory, book_id, query, top_k, exclude_chapter=skip)
+    )
     notes += found.notes
     return found.passages
 

@@ -9,6 +9,7 @@ from services.core.jobs.context import ArtifactDraft, JobContext, JobOutput
 from services.core.jobs.schemas import SuggestParams
 from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
@@ -116,8 +117,8 @@ def related_passages(ctx: JobContext, chapter_text: str) -> Recall:
     # query at ~30 ms on 2 cores (a 1,500-character query costs ~55 ms).
     return recall(
         ctx,
-        lambda: ctx.memory.search(
-            book_id, chapter_text[-500:], MEMORY_PASSAGES, exclude_chapter=chapter_id
+        lambda: search_memory(
+            ctx.memory, book_id, chapter_text[-500:], MEMORY_PASSAGES, exclude_chapter=chapter_id
         ),
     )
 

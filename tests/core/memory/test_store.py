@@ -12,6 +12,7 @@ from services.core.config import Settings
 from services.core.memory import lexical
 from services.core.memory.embeddings import MINILM_NAME, MiniLMEmbedder
 from services.core.memory.lexical import LexicalIndex
+from services.core.memory.retrieval import search_memory
 from services.core.memory.store import (
     EmbeddingModelMismatch,
     MemoryDocument,
@@ -71,7 +72,7 @@ def test_search_is_filtered_by_book_and_ranked(store: MemoryStore) -> None:
         ]
     )
     assert store.collection("b1").metadata["embedding_model"] == MINILM_NAME
-    found = store.search("b1", "What colour are Elizabeth's eyes?", top_k=5)
+    found = search_memory(store, "b1", "What colour are Elizabeth's eyes?", top_k=5)
     assert [p.chapter_id for p in found] == ["c1", "c2"]
     assert found[0].score > found[1].score
     assert found[0].as_citation()["title"] == "Chapter 1"
@@ -82,8 +83,8 @@ def test_search_is_filtered_by_book_and_ranked(store: MemoryStore) -> None:
         store.collection_name("b2"),
     ]
     assert store.delete_book("b1") == 2
-    assert store.search("b1", "eyes", top_k=5) == []
-    assert store.search("never-indexed", "eyes", top_k=5) == []
+    assert search_memory(store, "b1", "eyes", top_k=5) == []
+    assert search_memory(store, "never-indexed", "eyes", top_k=5) == []
     docs, total = store.documents("b2", limit=10, offset=0)
     assert total == 1 and docs[0].metadata["chapter_id"] == "c9"
 
@@ -134,7 +135,7 @@ def test_a_book_deleted_by_another_process_is_recreated_on_write(store: MemorySt
     store.upsert([doc("b", "c", 1, "first text")])  # `store` now caches the collection
     assert other.delete_book("b") == 1
     assert store.chapter_ids("b", "c") == set()
-    assert store.search("b", "text", top_k=3) == []
+    assert search_memory(store, "b", "text", top_k=3) == []
     store.upsert([doc("b", "c", 1, "second text")])
     assert [p.text for p in other.search("b", "text", top_k=3)] == ["second text"]
 
@@ -147,9 +148,9 @@ def test_a_chapter_can_be_left_out_of_a_search(store: MemoryStore) -> None:
         for i in range(6)
     ]
     store.upsert([*long_chapter, doc("b", "other", 2, "Capitu olhava o mar.")])
-    crowded = store.search("b", "o mar de Lisboa", top_k=3)
+    crowded = search_memory(store, "b", "o mar de Lisboa", top_k=3)
     assert {p.chapter_id for p in crowded} == {"long"}  # the long chapter fills the top-k
-    others = store.search("b", "o mar de Lisboa", top_k=3, exclude_chapter="long")
+    others = search_memory(store, "b", "o mar de Lisboa", top_k=3, exclude_chapter="long")
     assert [p.chapter_id for p in others] == ["other"]
 
 
@@ -174,7 +175,7 @@ def test_lexical_and_vector_indexes_agree_after_every_operation(store: MemorySto
     assert agree("b") == {"b:c1:chunk:0", "b:c1:chunk:1"}
     store.upsert([doc("b", "c1", 1, "Capitu mudou: olhos de cigana.")])  # an update
     assert agree("b") == {"b:c1:chunk:0", "b:c1:chunk:1"}
-    assert [p.found_by for p in store.search("b", "cigana", top_k=1)] == ["both"]
+    assert [p.found_by for p in search_memory(store, "b", "cigana", top_k=1)] == ["both"]
     store.delete("b", ["b:c1:chunk:1"])
     assert agree("b") == {"b:c1:chunk:0"}
     store.delete_book("b")
@@ -190,14 +191,14 @@ def test_search_finds_a_word_without_accents_or_case(store: MemoryStore) -> None
             doc("b", "c2", 2, "Uma tarde qualquer no Engenho Novo."),
         ]
     )
-    hits = store.search("b", "coracao", top_k=2)
+    hits = search_memory(store, "b", "coracao", top_k=2)
     assert hits[0].chapter_id == "c1" and hits[0].found_by in {"lexical", "both"}
 
 
 def test_a_missing_lexical_index_is_rebuilt_from_the_vectors(store: MemoryStore) -> None:
     store.upsert([doc("b", "c1", 1, "Sancha e Escobar na praia do Flamengo.")])
     store.lexical.remove(store.collection_name("b"))  # an install from before hybrid search
-    assert store.search("b", "Flamengo", top_k=1)[0].found_by == "both"
+    assert search_memory(store, "b", "Flamengo", top_k=1)[0].found_by == "both"
     assert lexical_ids(store, "b") == {"b:c1:chunk:0"}
 
 
@@ -207,7 +208,7 @@ def test_an_unreachable_chroma_is_an_error_not_an_empty_result(tmp_path: Path) -
     )
     memory = MemoryStore.from_settings(settings, MiniLMEmbedder())
     with pytest.raises(MemoryUnavailable, match="unavailable"):
-        memory.search("b", "anything", top_k=3)
+        search_memory(memory, "b", "anything", top_k=3)
 
 
 def test_only_not_found_means_no_collection(store: MemoryStore) -> None:
@@ -238,6 +239,6 @@ def test_a_stemmer_matches_words_across_their_forms(
 
     store.upsert([pt("c1", 1, "Os olhares de Capitu eram oblíquos."), pt("c2", 2, "Chovia.")])
     assert store.lexical.language(store.collection_name("b")) == "pt-BR"
-    hits = store.search("b", "olhar", top_k=1)
+    hits = search_memory(store, "b", "olhar", top_k=1)
     assert hits[0].chapter_id == "c1" and hits[0].found_by in {"lexical", "both"}
     lexical._stemmer.cache_clear()
