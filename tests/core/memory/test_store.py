@@ -115,11 +115,11 @@ def test_a_new_model_builds_beside_the_old_one_which_answers_until_then(
     assert new.collection_name("b") != store.collection_name("b")
     new.upsert([doc("b", "c2", 2, "The new memory, half built.")])
     # Half built: the old collection answers, and is the one that is searched.
-    found = new.search("b", "Elizabeth walks", top_k=3)
+    found = search_memory(new, "b", "Elizabeth walks", top_k=3)
     assert [p.chapter_id for p in found] == ["c1"]
     assert {c.name for c in new.older_collections("b")} == {store.collection_name("b")}
     assert new.retire_older_models("b") == 1
-    assert [p.chapter_id for p in new.search("b", "memory", top_k=3)] == ["c2"]
+    assert [p.chapter_id for p in search_memory(new, "b", "memory", top_k=3)] == ["c2"]
     assert new.delete_book("b") == 1 and new.book_collections("b") == []
 
 
@@ -137,7 +137,7 @@ def test_a_book_deleted_by_another_process_is_recreated_on_write(store: MemorySt
     assert store.chapter_ids("b", "c") == set()
     assert search_memory(store, "b", "text", top_k=3) == []
     store.upsert([doc("b", "c", 1, "second text")])
-    assert [p.text for p in other.search("b", "text", top_k=3)] == ["second text"]
+    assert [p.text for p in search_memory(other, "b", "text", top_k=3)] == ["second text"]
 
 
 def test_a_chapter_can_be_left_out_of_a_search(store: MemoryStore) -> None:
