@@ -14,7 +14,7 @@ import httpx
 from services.core.archives.install import backup_install, restore_install
 from services.core.config import Settings
 from services.core.errors import DomainError
-from services.launcher.manuscript_commands import follow
+from services.launcher.manuscript_commands import _fail, follow
 
 COMMANDS = ("backup", "restore", "delete", "trash")
 
@@ -74,15 +74,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except httpx.TransportError as exc:
             print(f"error: the API at {api.base_url} does not answer ({exc})", file=sys.stderr)
             return 2
-
-
-def _fail(response: httpx.Response) -> int:
-    try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text
-    print(f"error: {response.status_code}: {detail}", file=sys.stderr)
-    return 1
 
 
 def _backup(api: httpx.Client, args: argparse.Namespace) -> int:
