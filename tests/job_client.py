@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 import httpx
+import redis
 
 from services.api.sse import SseEvent, parse_events
+from services.core.jobs.events import decode_event, stream_key
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -59,3 +61,20 @@ def assert_ask_cites(api: httpx.Client, saved: dict[str, Any], question: str) ->
     assert asked.status_code == 200, asked.text
     citations = asked.json()["result"]["citations"]
     assert citations and citations[0]["chapter_id"] == saved["chapter_id"]
+
+
+def live_progress(redis_url: str, job_id: str) -> dict[str, Any]:
+    """The job's latest progress as its worker published it, and whether text has streamed:
+    the row only copies progress every JOB_HEARTBEAT (2 s), longer than some stages take."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        latest: dict[str, Any] = {}
+        streamed = False
+        for _, fields in client.xrevrange(stream_key(job_id), count=2000):
+            event = decode_event(fields)
+            streamed = streamed or event.get("type") == "delta"
+            if not latest and event.get("type") == "progress":
+                latest = {"progress": event["progress"], "message": event["message"]}
+        return {**latest, "streamed": streamed} if latest else {"streamed": streamed}
+    finally:
+        client.close()

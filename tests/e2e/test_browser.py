@@ -378,7 +378,7 @@ def test_an_author_imports_a_manuscript_reindexes_and_exports_it(
     ]
 
     # 3. Exported as Markdown and downloaded: the chapters in order under their titles.
-    main.get_by_role("button", name=PT["prepare_export"]).click()
+    main.get_by_role("button", name=PT["prepare_export"], exact=True).click()
     download_button = main.get_by_role("button", name=re.compile(r"^Baixar .+\.md$"))
     with page.expect_download() as info:
         download_button.click()

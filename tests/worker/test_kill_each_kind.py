@@ -21,11 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
-from services.core.jobs.events import decode_event, stream_key
 from tests.conftest import Stack, start_stack
-from tests.job_client import finished
+from tests.job_client import finished, live_progress
 from tests.memory_support import expected_passages
 from tests.worker.test_reindex import memory_ids
 
@@ -165,20 +163,6 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]] =
 }
 
 
-def live_progress(stack: Stack, job_id: str) -> dict[str, Any]:
-    """The job's latest progress as its worker published it: the row only copies it every
-    JOB_HEARTBEAT (2 s), longer than an import takes to write its chapter files."""
-    client = redis.Redis.from_url(stack.settings.redis_url)
-    try:
-        for _, fields in client.xrevrange(stream_key(job_id), count=500):
-            event = decode_event(fields)
-            if event.get("type") == "progress":
-                return {"progress": event["progress"], "message": event["message"]}
-        return {}
-    finally:
-        client.close()
-
-
 @pytest.mark.parametrize("kind", list(CASES))
 def test_sigkill_mid_job_then_done_once(kill_stack: Stack, kind: str) -> None:
     queue, params, far_enough = CASES[kind]
@@ -210,7 +194,7 @@ def test_sigkill_mid_job_then_done_once(kill_stack: Stack, kind: str) -> None:
                 # Frozen while we look: a fast stage (an import writes 1,500 files in well under
                 # a second) cannot finish the job between our reading and the kill.
                 os.killpg(doomed.pid, signal.SIGSTOP)
-                job = {**api.get(f"/jobs/{job_id}").json(), **live_progress(stack, job_id)}
+                job = {**api.get(f"/jobs/{job_id}").json(), **live_progress(stack.settings.redis_url, job_id)}
                 if job["status"] == "running" and far_enough(job):
                     break
                 os.killpg(doomed.pid, signal.SIGCONT)

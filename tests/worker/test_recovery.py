@@ -14,6 +14,7 @@ import pytest
 
 from services.api.sse import parse_events
 from tests.conftest import Stack, free_port, start_stack
+from tests.job_client import live_progress
 
 
 def wait_status(
@@ -53,6 +54,7 @@ def own_stack(
 
 
 def test_killed_worker_loses_no_job(own_stack: Stack) -> None:
+    redis_url = own_stack.settings.redis_url
     first = own_stack.start_worker("llm", name="doomed")
     with own_stack.client() as client:
         book_id, chapter_id = make_chapter(client)
@@ -67,9 +69,17 @@ def test_killed_worker_loses_no_job(own_stack: Stack) -> None:
         ).json()
         job_id = job["id"]
         deadline = time.monotonic() + 60
-        while client.get(f"/jobs/{job_id}").json()["progress"] < 0.1:
-            assert time.monotonic() < deadline, "the job never made progress"
-            time.sleep(0.1)
+        while True:
+            # Frozen while we look: the small model can answer in about a second, less than
+            # the job row's progress lags behind, so we read the worker's own events.
+            os.killpg(first.pid, signal.SIGSTOP)
+            seen = {**client.get(f"/jobs/{job_id}").json(), **live_progress(redis_url, job_id)}
+            if seen["status"] == "running" and seen["streamed"]:
+                break
+            os.killpg(first.pid, signal.SIGCONT)
+            assert seen["status"] in ("queued", "running"), seen
+            assert time.monotonic() < deadline, f"the job never started generating: {seen}"
+            time.sleep(0.02)
         os.killpg(first.pid, signal.SIGKILL)  # the whole worker, mid-generation
         first.wait(10)
         assert client.get(f"/jobs/{job_id}").json()["status"] == "running"

@@ -11,11 +11,19 @@ from services.core.chapters.saving import IndexJobs, SavedChapter, save_chapters
 from services.core.chapters.service import ChapterText, current_text, get_chapter
 from services.core.db import transaction
 from services.core.files import ChapterFiles
+from services.core.errors import NotFound
+from services.core.jobs import outbox
 from services.core.jobs.context import JobContext, JobOutput
+from services.core.jobs.outbox import FollowUp
+from services.core.jobs.service import get_job, queue_for
 from services.core.jobs.schemas import ImportManuscriptParams, JobCreate
 from services.core.jobs.submission import create_job
 from services.core.manuscripts.parsing import parse_manuscript
-from services.core.manuscripts.service import ManuscriptUploads, save_manuscript
+from services.core.manuscripts.service import (
+    ManuscriptUploads,
+    save_manuscript,
+    saved_import_chapter_ids,
+)
 
 
 def run_import_manuscript(ctx: JobContext) -> JobOutput:
@@ -25,7 +33,15 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
     ctx.reporter.progress(0.05, f"Reading {params.filename or 'the file'}")
     with transaction(ctx.sessions) as session:
         language = get_book(session, ctx.book_id).language
-    data = uploads.read(ctx.book_id, params.sha256, params.format)
+    try:
+        data = uploads.read(ctx.book_id, params.sha256, params.format)
+    except NotFound:
+        # An earlier attempt saved the chapters and removed the upload, then its worker died
+        # before the job ended: finish as that attempt would have.
+        finished = _finish_saved_import(ctx, params)
+        if finished is None:
+            raise
+        return finished
     manuscript = parse_manuscript(f"upload.{params.format}", data, language=language)
     ctx.reporter.progress(0.2, f"Saving {len(manuscript.chapters)} chapters")
     ctx.reporter.check()
@@ -73,6 +89,34 @@ def run_import_manuscript(ctx: JobContext) -> JobOutput:
         "reindex_job_id": reindex_job_id,
     }
     return JobOutput(result=result, follow_ups=saved.follow_ups)
+
+
+def _finish_saved_import(ctx: JobContext, params: ImportManuscriptParams) -> JobOutput | None:
+    """The result of an import whose chapters are already saved (None when they are not)."""
+    assert ctx.book_id is not None
+    book_id = ctx.book_id
+    with transaction(ctx.sessions) as session:
+        chapter_ids = saved_import_chapter_ids(session, book_id, params.sha256)
+        if not chapter_ids:
+            return None
+        reindex_job_id = _reindex_job_id(session, ctx, params) if params.reindex else None
+        follow_ups = outbox.take(session)
+    _restore_missing_files(ctx, ChapterFiles(ctx.settings.chapters_dir), chapter_ids)
+    if reindex_job_id is not None and not follow_ups:
+        # Committed by the earlier attempt, whose worker may have died before sending it.
+        with transaction(ctx.sessions) as session:
+            follow_ups = [FollowUp(reindex_job_id, queue_for(get_job(session, reindex_job_id)))]
+    message = f"Already imported: the {len(chapter_ids)} chapters of this file are in the book"
+    ctx.reporter.progress(1.0, message)
+    result: dict[str, object] = {
+        "message": message,
+        "chapters": len(chapter_ids),
+        "created": 0,
+        "existing": len(chapter_ids),
+        "chapter_ids": sorted(chapter_ids),
+        "reindex_job_id": reindex_job_id,
+    }
+    return JobOutput(result=result, follow_ups=follow_ups)
 
 
 def _restore_missing_files(ctx: JobContext, files: ChapterFiles, chapter_ids: list[str]) -> None:

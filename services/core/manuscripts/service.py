@@ -153,6 +153,15 @@ class SavedManuscript:
     existing: list[str]  # ids of chapters an earlier import of the same file already saved
 
 
+def saved_import_chapter_ids(session: Session, book_id: str, sha256: str) -> list[str]:
+    """The chapters an import of this file has saved in the book, in file order."""
+    repo = ChapterRepository(session)
+    found: list[str] = []
+    while repo.get(chapter_id := import_chapter_id(book_id, sha256, len(found))) is not None:
+        found.append(chapter_id)
+    return found
+
+
 def save_manuscript(
     session: Session, book_id: str, sha256: str, manuscript: Manuscript, *, max_chars: int
 ) -> SavedManuscript:
