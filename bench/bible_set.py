@@ -329,6 +329,7 @@ class ChapterScore:
     kind_checked: int = 0
     missed: list[str] = field(default_factory=list)
     spurious: list[str] = field(default_factory=list)
+    predicted: list[str] = field(default_factory=list)
 
 
 GROUPS = ("characters", "places", "others")
@@ -340,6 +341,7 @@ def score_chapter(gold: Gold, chapter: GoldChapter, prediction: Prediction) -> C
     hits: set[str] = set()
     for key in sorted(prediction.presence.get(chapter.position, set())):
         entity = prediction.entities[key]
+        result.predicted.append(entity.name)
         matched = {names[n] for n in entity.names if n in names}
         required = matched - set(chapter.optional)
         if required:
@@ -452,11 +454,29 @@ def score_facts(gold: Gold, prediction: Prediction) -> FactScore:
     return result
 
 
+# Text that is not part of a name: italics marks, a dash run into the next word, a possessive.
+_MALFORMED = re.compile(r"_|--|['’]s$")
+
+
+def malformed_names(prediction: Prediction) -> list[str]:
+    """Names and aliases a system stored with markup or a possessive ("You_", "Mr. Jones's"):
+    matching forgives the italics marks, an author reading the bible would not."""
+    return sorted(
+        {
+            n
+            for e in prediction.entities.values()
+            for n in (e.name, *e.aliases)
+            if _MALFORMED.search(n)
+        }
+    )
+
+
 @dataclass
 class Scores:
     chapters: list[ChapterScore]
     merges: MergeScore
     facts: FactScore
+    malformed: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         def ratio(a: float, b: float) -> float | None:
@@ -474,6 +494,7 @@ class Scores:
             "entity_recall": ratio(sum(found.values()), sum(required.values())),
             "entity_precision": ratio(correct, correct + wrong),
             "entities_predicted": correct + wrong + sum(c.neutral for c in self.chapters),
+            "malformed_names": len(self.malformed),
             "kind_accuracy": ratio(sum(c.kind_agrees for c in self.chapters), kind_checked),
             "merge_accuracy": ratio(self.merges.merged, self.merges.eligible),
             "merge_eligible": self.merges.eligible,
@@ -492,6 +513,7 @@ def score(gold: Gold, prediction: Prediction) -> Scores:
         chapters=[score_chapter(gold, c, prediction) for c in gold.chapters],
         merges=score_merges(gold, prediction),
         facts=score_facts(gold, prediction),
+        malformed=malformed_names(prediction),
     )
 
 
@@ -559,4 +581,5 @@ def sum_scores(parts: Sequence[Scores]) -> Scores:
             setattr(merges, name, getattr(merges, name) + getattr(part.merges, name))
         for name in ("gold", "found", "predicted", "matched", "attribute_agrees", "verbatim"):
             setattr(facts, name, getattr(facts, name) + getattr(part.facts, name))
-    return Scores([c for p in parts for c in p.chapters], merges, facts)
+    malformed = [name for p in parts for name in p.malformed]
+    return Scores([c for p in parts for c in p.chapters], merges, facts, malformed)

@@ -334,3 +334,19 @@ def test_inprocess_runner_carries_known_entities_and_checks_quotes(
     assert [f.verbatim for f in pred.facts] == [True, False, True, False]
     assert score(gold, pred).summary()["verbatim_quotes"] == 0.5
     assert set(info["per_chapter"]) == {1, 2}
+
+
+def test_names_stored_with_markup_or_a_possessive_are_reported() -> None:
+    gold = gold_from_dict(TINY)
+    pred = prediction(
+        [
+            ("a", "Tartaruga_", "character", ["Capitú"]),
+            ("b", "Mr. Jones's", "character", ["Londres--sua"]),
+            ("c", "Capitolina", "character", ["O'Brien", "D'Ávila"]),
+        ],
+        {1: ["a", "b", "c"]},
+    )
+    scores = score(gold, pred)
+    assert scores.malformed == ["Londres--sua", "Mr. Jones's", "Tartaruga_"]
+    assert scores.summary()["malformed_names"] == 3
+    assert scores.chapters[0].predicted == ["Tartaruga_", "Mr. Jones's", "Capitolina"]
