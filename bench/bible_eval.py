@@ -17,7 +17,7 @@ true fact, so `facts_without_gold` are not all wrong) and the share of verbatim 
 
     PYTHONPATH=$PWD .venv/bin/python bench/bible_eval.py [--novels dom-casmurro,pride-and-prejudice]
         [--systems baseline,inproc] [--llm off,on] [--llm-url URL]
-        [--api URL] [--api-token TOKEN] [--json out.json] [--details]
+        [--api URL] [--api-token TOKEN] [--max-chapters N] [--json out.json] [--details]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from bench.bible_set import (
     load_gold,
     parse_novel,
     problems,
+    restrict,
     score,
     sum_scores,
 )
@@ -412,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--llm-url", help="OpenAI-compatible server; else start the packaged one")
     parser.add_argument("--api", help="base URL of a running Copiloto API (adds the api system)")
     parser.add_argument("--api-token", default=os.environ.get("API_TOKEN"))
+    parser.add_argument(
+        "--max-chapters", type=int, help="only the first N annotated chapters (a quick check)"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--details", action="store_true", help="print misses and extras")
     args = parser.parse_args(argv)
@@ -451,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         for novel in novels:
             gold = load_gold(novel)
             texts = chapter_texts(gold)
+            if args.max_chapters:
+                gold = restrict(gold, sorted(texts)[: args.max_chapters])
+                texts = {p: t for p, t in texts.items() if gold.chapter(p) is not None}
             runs: list[tuple[str, Callable[[], tuple[Prediction, dict[str, Any]]]]] = []
             if "baseline" in systems:
                 runs.append(("baseline", partial(run_baseline, gold, texts)))

@@ -30,6 +30,7 @@ from bench.bible_set import (
     load_gold,
     parse_novel,
     problems,
+    restrict,
     score,
     score_chapter,
     score_facts,
@@ -350,3 +351,9 @@ def test_names_stored_with_markup_or_a_possessive_are_reported() -> None:
     assert scores.malformed == ["Londres--sua", "Mr. Jones's", "Tartaruga_"]
     assert scores.summary()["malformed_names"] == 3
     assert scores.chapters[0].predicted == ["Tartaruga_", "Mr. Jones's", "Capitolina"]
+
+
+def test_restricting_the_gold_keeps_the_chosen_chapters_and_their_facts() -> None:
+    gold = restrict(gold_from_dict(TINY), [2])
+    assert [c.position for c in gold.chapters] == [2] and [f.id for f in gold.facts] == ["f2"]
+    assert score(gold, Prediction()).facts.gold == 1
