@@ -148,6 +148,7 @@ def run_inprocess(gold: Gold, texts: dict[int, str], llm: Any) -> tuple[Predicti
     extraction, factory = import_extraction()
     book = Book()
     seconds: dict[int, float] = {}
+    per_chapter: dict[int, dict[str, Any]] = {}
     for position in sorted(texts):
         text = texts[position]
         known = known_entities(book, factory)
@@ -177,12 +178,19 @@ def run_inprocess(gold: Gold, texts: dict[int, str], llm: Any) -> tuple[Predicti
                     verbatim=0 <= start <= end <= len(text) and text[start:end] == quote,
                 )
             )
+        # What the extractor says about itself, when it says it (quotes it dropped, windows).
+        notes = {
+            name: getattr(result, name)
+            for name in ("dropped_quotes", "windows", "failed_windows", "used_llm")
+            if hasattr(result, name)
+        }
+        per_chapter[position] = {"seconds": round(seconds[position], 2), **notes}
         print(
             f"    ch{position:<4} {len(result.entities):3d} entities {len(result.facts):3d} facts "
-            f"{seconds[position]:6.1f}s",
+            f"{seconds[position]:6.1f}s {notes}",
             flush=True,
         )
-    return book.prediction, {"seconds": round(sum(seconds.values()), 2), "per_chapter": seconds}
+    return book.prediction, {"seconds": round(sum(seconds.values()), 2), "per_chapter": per_chapter}
 
 
 def run_api(
