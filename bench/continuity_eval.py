@@ -49,6 +49,10 @@ from bench.continuity_set import (
 )
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+BIBLE_NOT_THERE = (
+    "the story bible (issue 15) is not in this API yet: {what}. The continuity audit builds on "
+    "it; run with --systems baseline."
+)
 NOT_THERE = (
     "the continuity audit (issue 16) is not in this API yet: {what}. The contract is at the end "
     "of BIBLE_CONTRACT.md; until it lands, run with --systems baseline."
@@ -136,6 +140,13 @@ def run_api(
                 )
             job: dict[str, Any] = ok(response)
             return job
+
+        # Before anything is created: does the API know the two job kinds? An unknown kind is
+        # refused with "unknown job kind" (no book needed to find out).
+        for kind, message in (("build_bible", BIBLE_NOT_THERE), ("continuity_check", NOT_THERE)):
+            probe = api.post("/jobs", json={"kind": kind, "params": {}})
+            if probe.is_error and "unknown job kind" in probe.text:
+                raise SystemExit(message.format(what=f"POST /jobs answered {probe.text[:200]}"))
 
         title = f"continuity-eval {annotation.id} {time.strftime('%Y-%m-%d %H:%M:%S')}"
         book_id = ok(api.post("/books", json={"title": title, "language": annotation.language}))[

@@ -320,7 +320,12 @@ def fake_api(
         if path == "/books/b1/chapters":
             return httpx.Response(200, json=chapters)
         if path == "/jobs" and request.method == "POST":
-            kind = json.loads(request.content)["kind"]
+            body = json.loads(request.content)
+            kind = body["kind"]
+            if kind == "continuity_check" and audit == 400:
+                return httpx.Response(422, json={"detail": "unknown job kind 'continuity_check'"})
+            if "book_id" not in body:  # the probe
+                return httpx.Response(422, json={"detail": "this kind needs a book_id"})
             if kind == "continuity_check" and audit != 202:
                 return httpx.Response(audit, json={"detail": "unknown job kind"})
             return httpx.Response(202, json={"id": kind})
@@ -339,10 +344,16 @@ def fake_api(
 def test_api_mode_says_clearly_when_the_audit_is_not_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake_api(monkeypatch, audit=422, findings=[])
     annotation, manuscript = tiny()
     monkeypatch.setattr(continuity_eval, "manuscript_bytes", lambda a: TINY_MD.encode())
     texts = [c.text for c in manuscript.chapters]
+    # An unknown kind is found out before a book is created...
+    calls = fake_api(monkeypatch, audit=400, findings=[])
+    with pytest.raises(SystemExit, match=r"continuity audit \(issue 16\) is not in this API yet"):
+        continuity_eval.run_api(annotation, texts, "http://api", None, True)
+    assert "POST /books" not in calls
+    # ... and a refusal at the real submission says the same.
+    fake_api(monkeypatch, audit=422, findings=[])
     with pytest.raises(SystemExit, match=r"continuity audit \(issue 16\) is not in this API yet"):
         continuity_eval.run_api(annotation, texts, "http://api", None, True)
 
