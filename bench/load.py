@@ -10,9 +10,11 @@ Prints p50/p95/p99 of each read and how long the load lasted. Goal: p99 <= 50 ms
 Then time-to-searchable of an author's save (from the save's answer to its passages being in
 memory), p50/p95: (c) with nothing else running (the baseline), (d) while a forced reindex of
 the whole book runs (bulk work on the `index` queue; the save's indexing goes to
-`index_urgent`). Goal: p95 <= 10 s during the reindex.
+`index_urgent`). Goal: p95 <= 10 s during the reindex; p50 <= 5 s idle (issue 13: "searchable" = the save's
+passage comes back from book search found both by words and by meaning).
 
     .venv/bin/python bench/load.py [--redis-url redis://127.0.0.1:6379/11] [--rate 20]
+    .venv/bin/python bench/load.py --searchable-only --idle-only --no-llm --saves 12
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import httpx
 
 from services.launcher.processes import ProcessGroup
-from services.launcher.stack import start_chroma_server, start_llm_server, start_stack
+from services.launcher.stack import free_port, start_chroma_server, start_llm_server, start_stack
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dom-casmurro.txt"
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -108,7 +110,12 @@ def time_to_searchable(
     query = {"q": f"Nota {n}", "k": 50}
     while time.perf_counter() - started < timeout:
         found = api.get(f"/books/{book_id}/search", params=query).json()
-        if any(hit["chapter_id"] == saved["chapter_id"] for hit in found.get("results", [])):
+        # Searchable both ways: its passage found by words and by meaning (the book is small,
+        # so every passage with "Nota" is in both rankings once it is in both indexes).
+        if any(
+            hit["chapter_id"] == saved["chapter_id"] and hit["found_by"] == "both"
+            for hit in found.get("results", [])
+        ):
             return time.perf_counter() - started, str(saved["index_job_id"])
         time.sleep(0.1)
     raise TimeoutError(f"save {n} not searchable after {timeout:.0f} s")
@@ -136,6 +143,17 @@ def main() -> None:
         action="store_true",
         help="skip the read-latency phases: only time-to-searchable, idle and during a reindex",
     )
+    parser.add_argument(
+        "--idle-only",
+        action="store_true",
+        help="with --searchable-only: only the idle series, no reindex during the saves",
+    )
+    parser.add_argument(
+        "--no-llm",
+        action="store_true",
+        help="no LLM server: each save's summary fails at once and is skipped (its passages "
+        "are indexed before the summary, so time-to-searchable is the same; the run is shorter)",
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="the Dom Casmurro text")
     args = parser.parse_args()
     import redis
@@ -151,7 +169,7 @@ def main() -> None:
         stack = None
         try:
             chroma = start_chroma_server(group, Path(tmp) / "chroma")
-            llm = start_llm_server(group)
+            llm = f"http://127.0.0.1:{free_port()}/v1" if args.no_llm else start_llm_server(group)
             stack = start_stack(
                 Path(tmp) / "stack",
                 redis_url=args.redis_url,
@@ -161,13 +179,14 @@ def main() -> None:
             )
             with stack.client() as api:
                 book = api.post("/books", json={"title": "Dom Casmurro"}).json()["id"]
-                upload = api.post(
-                    f"/books/{book}/import",
-                    files={"file": ("dom-casmurro.txt", args.corpus.read_bytes())},
-                    params={"reindex": "false"},
-                )
-                upload.raise_for_status()
-                wait_job(api, upload.json()["id"])
+                if not args.idle_only:  # the book the reindex phases work on
+                    upload = api.post(
+                        f"/books/{book}/import",
+                        files={"file": ("dom-casmurro.txt", args.corpus.read_bytes())},
+                        params={"reindex": "false"},
+                    )
+                    upload.raise_for_status()
+                    wait_job(api, upload.json()["id"])
                 if not args.searchable_only:
                     # The generations run on a short book of their own: a Dom Casmurro chapter plus its
                     # memory passages overflow the small model's 2,048-token slot (a 400 from the
@@ -218,15 +237,18 @@ def main() -> None:
                 # Time-to-searchable of an author's save: idle, then during a bulk reindex.
                 notes = api.post("/books", json={"title": "Notas"}).json()["id"]
                 quiet = searchable_series(api, notes, args.saves, 0)
-                bulk = api.post(f"/books/{book}/reindex", json={"force": True}).json()["id"]
-                while api.get(f"/jobs/{bulk}").json()["progress"] < 0.05:
-                    time.sleep(0.2)
-                during = searchable_series(api, notes, args.saves, args.saves)
-                bulk_job = api.get(f"/jobs/{bulk}").json()
-                still_running = bulk_job["status"] == "running"
-                bulk_progress = bulk_job["progress"]
-                if still_running:
-                    api.post(f"/jobs/{bulk}/cancel")
+                during: list[float] = []
+                still_running, bulk_progress = False, 0.0
+                if not args.idle_only:
+                    bulk = api.post(f"/books/{book}/reindex", json={"force": True}).json()["id"]
+                    while api.get(f"/jobs/{bulk}").json()["progress"] < 0.05:
+                        time.sleep(0.2)
+                    during = searchable_series(api, notes, args.saves, args.saves)
+                    bulk_job = api.get(f"/jobs/{bulk}").json()
+                    still_running = bulk_job["status"] == "running"
+                    bulk_progress = bulk_job["progress"]
+                    if still_running:
+                        api.post(f"/jobs/{bulk}/cancel")
         finally:
             if stack is not None:
                 stack.stop()
@@ -279,15 +301,22 @@ def print_searchable(
     print(f"\ntime-to-searchable of an author's save ({args.saves} saves each, seconds)")
     print(f"{'':36s}{'p50':>9s}{'p95':>9s}{'max':>9s}")
     q50, q95 = p50_p95(quiet)
-    d50, d95 = p50_p95(during)
     print(f"  {'idle (baseline)':32s}{q50:9.2f}{q95:9.2f}{max(quiet):9.2f}")
-    print(f"  {'during a forced reindex':32s}{d50:9.2f}{d95:9.2f}{max(during):9.2f}")
-    print(
-        f"  ratio during/idle: p50 {d50 / q50:.2f}x, p95 {d95 / q95:.2f}x; the reindex was "
-        f"{'still running' if still_running else 'over'} after the last save "
-        f"(progress {bulk_progress:.2f})"
-    )
-    print(f"goal: p95 <= 10 s during the reindex {'met' if d95 <= 10 else 'NOT met'} ({d95:.2f} s)")
+    print(f"goal: p50 <= 5 s on an idle stack {'met' if q50 <= 5 else 'NOT met'} ({q50:.2f} s)")
+    if not during:
+        print(f"idle saves: {', '.join(f'{t:.2f}' for t in quiet)} s")
+    else:
+        d50, d95 = p50_p95(during)
+        print(f"  {'during a forced reindex':32s}{d50:9.2f}{d95:9.2f}{max(during):9.2f}")
+        print(
+            f"  ratio during/idle: p50 {d50 / q50:.2f}x, p95 {d95 / q95:.2f}x; the reindex was "
+            f"{'still running' if still_running else 'over'} after the last save "
+            f"(progress {bulk_progress:.2f})"
+        )
+        print(
+            f"goal: p95 <= 10 s during the reindex {'met' if d95 <= 10 else 'NOT met'} "
+            f"({d95:.2f} s)"
+        )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -32,6 +32,7 @@ from services.core.config import Settings
 from services.core.manuscripts.parsing import parse_manuscript
 from services.core.memory.chunking import chapter_chunks
 from services.core.memory.embeddings import make_embedder
+from services.core.memory.lexical import LexicalIndex
 from services.launcher.processes import ProcessGroup
 from services.launcher.stack import Stack, free_port, start_chroma_server, start_stack
 
@@ -96,13 +97,18 @@ def time_in_children(api: httpx.Client, book: str, parent_id: str) -> float:
 
 
 def documents(api: httpx.Client, stack: Stack, book: str) -> int:
+    """Passages in the book's collection of the current model (the model-tagged one indexing
+    writes); its lexical index must hold the same passages."""
     model = api.get("/chroma/status").json()["embedding_model"]
     name = next(
         c["name"]
         for c in api.get("/chroma/collections").json()
         if c["metadata"].get("book_id") == book and c["metadata"].get("embedding_model") == model
     )
-    return int(api.get(f"/chroma/collection/{name}", params={"limit": 1}).json()["total"])
+    total = int(api.get(f"/chroma/collection/{name}", params={"limit": 1}).json()["total"])
+    lexical = LexicalIndex(stack.settings.lexical_dir).count(name)
+    assert lexical == total, f"lexical index of {name}: {lexical} passages, Chroma {total}"
+    return total
 
 
 def pure_embedding(data: bytes, batch_size: int) -> tuple[float, int, int]:
@@ -134,7 +140,8 @@ def main() -> None:
     redis.Redis.from_url(args.redis_url).flushdb()
     batch = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+        f"{platform.python_version()}; load average at start {os.getloadavg()[0]:.2f}"
     )
     dead_llm = f"http://127.0.0.1:{free_port()}/v1"  # the vector pass never calls the LLM
     with tempfile.TemporaryDirectory(prefix="copiloto-bench-") as tmp:
@@ -200,9 +207,13 @@ def main() -> None:
         f"  cold: between child jobs              {cold - in_children:8.2f} s (queue, claim, settle)"
     )
     print(f"  cold / pure embedding                 {cold / embed_s:8.2f} x (goal <= 1.2)")
-    print(f"goals: cold <= 30 s {'met' if cold <= 30 else 'NOT met'}, "
-          f"unchanged <= 2 s {'met' if unchanged <= 2 else 'NOT met'}, "
-          f">= 5x baseline {'met' if base_s / cold >= 5 else 'NOT met'} (cold)")  # fmt: skip
+    ratio = cold / embed_s
+    print(
+        f"goals: cold <= 1.2 x pure embedding {'met' if ratio <= 1.2 else 'NOT met'} "
+        f"({ratio:.2f} x), unchanged <= 2 s {'met' if unchanged <= 2 else 'NOT met'} "
+        f"({unchanged:.2f} s)"
+    )
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,16 @@ class ChapterRepository:
         stmt = select(Chapter).where(Chapter.book_id == book_id).order_by(Chapter.position)
         return self.session.scalars(stmt).all()
 
+    def titles(self, book_id: str, chapter_ids: set[str]) -> dict[str, tuple[str, int]]:
+        """Title and position of these chapters of the book (absent ids are left out): what a
+        search hit shows, without loading every chapter of a long book."""
+        if not chapter_ids:
+            return {}
+        stmt = select(Chapter.id, Chapter.title, Chapter.position).where(
+            Chapter.book_id == book_id, Chapter.id.in_(sorted(chapter_ids))
+        )
+        return {row.id: (row.title, row.position) for row in self.session.execute(stmt)}
+
     def next_position(self, book_id: str) -> int:
         stmt = select(func.max(Chapter.position)).where(Chapter.book_id == book_id)
         return int(self.session.scalar(stmt) or 0) + 1

@@ -64,10 +64,14 @@ def search_book_passages(
     cleaned = check_query(query, max_chars)
     with transaction(sessions) as session:
         language = get_book(session, book_id).language  # 404 for an unknown book
-        chapters = {
-            c.id: (c.title, c.position) for c in ChapterRepository(session).list_for_book(book_id)
-        }
     outcome = search_book(store, book_id, cleaned, k, neighbours=False)
+    # Only the chapters of the hits: listing every chapter cost 25 ms a search at 500 chapters
+    # (BENCHMARKS.md, "Book search at 100k passages").
+    hit_chapters = {p.chapter_id for p in outcome.passages}
+    chapters: dict[str, tuple[str, int]] = {}
+    if hit_chapters:
+        with transaction(sessions) as session:
+            chapters = ChapterRepository(session).titles(book_id, hit_chapters)
     hits = []
     for p in outcome.passages:
         if p.chapter_id not in chapters:  # a chapter deleted since it was indexed

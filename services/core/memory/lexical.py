@@ -80,9 +80,14 @@ def match_spans(text: str, query: str, language: str | None = None) -> list[tupl
     if not wanted:
         return []
     spans = []
+    matches: dict[str, bool] = {}  # a passage repeats its words: fold and stem each once
     for m in _TOKEN.finditer(text):
-        word = tokenize(m.group(), language)
-        if word and word[0] in wanted:
+        word = m.group()
+        hit = matches.get(word)
+        if hit is None:
+            folded = tokenize(word, language)
+            hit = matches[word] = bool(folded) and folded[0] in wanted
+        if hit:
             spans.append(m.span())
     return spans
 
@@ -213,6 +218,13 @@ class LexicalIndex:
                 self._cache[name] = loaded
             return loaded
         return None
+
+    def version(self, name: str) -> str | None:
+        """The published version of the index (changes with every build), None if none."""
+        try:
+            return (self._dir(name) / POINTER).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
 
     def exists(self, name: str) -> bool:
         return (self._dir(name) / POINTER).exists()

@@ -192,3 +192,26 @@ def test_a_keyed_index_request_gives_a_rerun_the_same_job(
         snapshot = saving.snapshot(ChapterText(chapter, current_text(s, chapter)))
         again = keyed.request(s, [snapshot])
     assert [j.id for j in jobs(sessions)] == [again]
+
+
+def test_titles_names_only_the_asked_chapters_of_the_book(
+    sessions: sessionmaker[Session], chapters_dir: Path
+) -> None:
+    """What a search hit shows (title, position), read for the hits' chapters only."""
+    book_id, other_book, index = (
+        new_book(sessions),
+        new_book(sessions),
+        saving.IndexJobs(index_chapter_request(), Sender()),
+    )
+    saved = [
+        saving.save_new(
+            sessions, chapters_dir, ChapterSave(book_id=b, title=t, text="x"), index, max_chars=MAX
+        )
+        for b, t in ((book_id, "Um"), (book_id, "Dois"), (book_id, "Três"), (other_book, "Fora"))
+    ]
+    one, _, three, outside = (s.chapter_id for s in saved)
+    with transaction(sessions) as s:
+        repo = ChapterRepository(s)
+        wanted = {one, three, outside, "gone"}
+        assert repo.titles(book_id, wanted) == {one: ("Um", 1), three: ("Três", 3)}
+        assert repo.titles(book_id, set()) == {}

