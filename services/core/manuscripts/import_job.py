@@ -10,13 +10,13 @@ from services.core.books.service import get_book
 from services.core.chapters.saving import IndexJobs, SavedChapter, save_chapters
 from services.core.chapters.service import ChapterText, current_text, get_chapter
 from services.core.db import transaction
-from services.core.files import ChapterFiles
 from services.core.errors import NotFound
+from services.core.files import ChapterFiles
 from services.core.jobs import outbox
 from services.core.jobs.context import JobContext, JobOutput
 from services.core.jobs.outbox import FollowUp
-from services.core.jobs.service import get_job, queue_for
 from services.core.jobs.schemas import ImportManuscriptParams, JobCreate
+from services.core.jobs.service import get_job, queue_for
 from services.core.jobs.submission import create_job
 from services.core.manuscripts.parsing import parse_manuscript
 from services.core.manuscripts.service import (
