@@ -194,7 +194,10 @@ def test_sigkill_mid_job_then_done_once(kill_stack: Stack, kind: str) -> None:
                 # Frozen while we look: a fast stage (an import writes 1,500 files in well under
                 # a second) cannot finish the job between our reading and the kill.
                 os.killpg(doomed.pid, signal.SIGSTOP)
-                job = {**api.get(f"/jobs/{job_id}").json(), **live_progress(stack.settings.redis_url, job_id)}
+                job = {
+                    **api.get(f"/jobs/{job_id}").json(),
+                    **live_progress(stack.settings.redis_url, job_id),
+                }
                 if job["status"] == "running" and far_enough(job):
                     break
                 os.killpg(doomed.pid, signal.SIGCONT)

@@ -16,397 +16,47 @@ from dataclasses import dataclass, field
 
 from services.core.llm.prompts import template_language
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Capitalised words that are not names: articles, pronouns, conjunctions, adverbs and
 # interjections that open sentences or follow a dialogue dash. Lower-case, accents kept.
 STOP_WORDS: dict[str, frozenset[str]] = {
-    "pt-BR": frozenset(
-        [
-            "a",
-            "o",
-            "as",
-            "os",
-            "um",
-            "uma",
-            "uns",
-            "umas",
-            "e",
-            "é",
-            "ou",
-            "mas",
-            "nem",
-            "se",
-            "que",
-            "quem",
-            "qual",
-            "quais",
-            "quando",
-            "onde",
-            "como",
-            "porque",
-            "porquê",
-            "pois",
-            "já",
-            "não",
-            "sim",
-            "ah",
-            "oh",
-            "ai",
-            "eh",
-            "ui",
-            "olá",
-            "adeus",
-            "ora",
-            "eis",
-            "isto",
-            "isso",
-            "aquilo",
-            "este",
-            "esta",
-            "estes",
-            "estas",
-            "esse",
-            "essa",
-            "esses",
-            "essas",
-            "aquele",
-            "aquela",
-            "aqueles",
-            "aquelas",
-            "eu",
-            "tu",
-            "ele",
-            "ela",
-            "nós",
-            "vós",
-            "eles",
-            "elas",
-            "você",
-            "vocês",
-            "me",
-            "te",
-            "lhe",
-            "nos",
-            "vos",
-            "lhes",
-            "meu",
-            "minha",
-            "meus",
-            "minhas",
-            "teu",
-            "tua",
-            "seu",
-            "sua",
-            "seus",
-            "suas",
-            "nosso",
-            "nossa",
-            "dele",
-            "dela",
-            "deles",
-            "delas",
-            "de",
-            "da",
-            "do",
-            "das",
-            "dos",
-            "em",
-            "na",
-            "no",
-            "nas",
-            "nos",
-            "num",
-            "numa",
-            "por",
-            "pela",
-            "pelo",
-            "pelas",
-            "pelos",
-            "para",
-            "pra",
-            "com",
-            "sem",
-            "sob",
-            "sobre",
-            "entre",
-            "até",
-            "após",
-            "ante",
-            "desde",
-            "contra",
-            "ao",
-            "aos",
-            "à",
-            "às",
-            "depois",
-            "antes",
-            "então",
-            "agora",
-            "ainda",
-            "também",
-            "só",
-            "apenas",
-            "mesmo",
-            "mesma",
-            "muito",
-            "muita",
-            "muitos",
-            "muitas",
-            "pouco",
-            "pouca",
-            "tudo",
-            "todo",
-            "toda",
-            "todos",
-            "todas",
-            "nada",
-            "ninguém",
-            "alguém",
-            "algum",
-            "alguma",
-            "cada",
-            "outro",
-            "outra",
-            "outros",
-            "outras",
-            "tal",
-            "tais",
-            "tanto",
-            "tanta",
-            "assim",
-            "aqui",
-            "ali",
-            "lá",
-            "cá",
-            "aí",
-            "hoje",
-            "ontem",
-            "amanhã",
-            "sempre",
-            "nunca",
-            "jamais",
-            "talvez",
-            "enfim",
-            "logo",
-            "bem",
-            "mal",
-            "lhe",
-            "há",
-            "havia",
-            "era",
-            "foi",
-            "será",
-            "seria",
-            "estava",
-            "está",
-            "capítulo",
-            "cap",
-            "parte",
-            "livro",
-            "fim",
-            "nota",
-            "vamos",
-            "vem",
-            "vai",
-            "venha",
-            "veja",
-            "olhe",
-            "diga",
-            "sabe",
-            "senhor",
-            "senhora",
-            "senhorita",
-            "sr",
-            "sra",
-            "srta",
-            "dom",
-            "dona",
-            "d",
-            "deus",
-            "janeiro",
-            "fevereiro",
-            "março",
-            "abril",
-            "maio",
-            "junho",
-            "julho",
-            "agosto",
-            "setembro",
-            "outubro",
-            "novembro",
-            "dezembro",
-            "domingo",
-        ]
+    "pt-BR": _words(
+        """
+        a o as os um uma uns umas e é ou mas nem se que quem qual quais quando onde como
+        porque porquê pois já não sim ah oh ai eh ui olá adeus ora eis isto isso aquilo
+        este esta estes estas esse essa esses essas aquele aquela aqueles aquelas eu tu
+        ele ela nós vós eles elas você vocês me te lhe nos vos lhes meu minha meus
+        minhas teu tua seu sua seus suas nosso nossa dele dela deles delas de da do das
+        dos em na no nas nos num numa por pela pelo pelas pelos para pra com sem sob
+        sobre entre até após ante desde contra ao aos à às depois antes então agora
+        ainda também só apenas mesmo mesma muito muita muitos muitas pouco pouca tudo
+        todo toda todos todas nada ninguém alguém algum alguma cada outro outra outros
+        outras tal tais tanto tanta assim aqui ali lá cá aí hoje ontem amanhã sempre
+        nunca jamais talvez enfim logo bem mal lhe há havia era foi será seria estava
+        está capítulo cap parte livro fim nota vamos vem vai venha veja olhe diga sabe
+        senhor senhora senhorita sr sra srta dom dona d deus janeiro fevereiro março
+        abril maio junho julho agosto setembro outubro novembro dezembro domingo mais
+        menos
+        """
     ),
-    "en": frozenset(
-        [
-            "a",
-            "an",
-            "the",
-            "and",
-            "or",
-            "but",
-            "nor",
-            "if",
-            "so",
-            "yet",
-            "that",
-            "this",
-            "these",
-            "those",
-            "there",
-            "here",
-            "then",
-            "than",
-            "when",
-            "where",
-            "why",
-            "how",
-            "what",
-            "which",
-            "who",
-            "whom",
-            "whose",
-            "while",
-            "because",
-            "as",
-            "at",
-            "by",
-            "for",
-            "from",
-            "in",
-            "into",
-            "of",
-            "on",
-            "onto",
-            "to",
-            "with",
-            "without",
-            "within",
-            "upon",
-            "after",
-            "before",
-            "since",
-            "until",
-            "unless",
-            "though",
-            "although",
-            "i",
-            "me",
-            "my",
-            "mine",
-            "you",
-            "your",
-            "yours",
-            "he",
-            "him",
-            "his",
-            "she",
-            "her",
-            "hers",
-            "it",
-            "its",
-            "we",
-            "us",
-            "our",
-            "ours",
-            "they",
-            "them",
-            "their",
-            "theirs",
-            "yes",
-            "no",
-            "not",
-            "oh",
-            "ah",
-            "alas",
-            "well",
-            "now",
-            "still",
-            "also",
-            "only",
-            "even",
-            "just",
-            "all",
-            "any",
-            "each",
-            "every",
-            "some",
-            "none",
-            "one",
-            "two",
-            "three",
-            "many",
-            "much",
-            "more",
-            "most",
-            "such",
-            "both",
-            "either",
-            "neither",
-            "never",
-            "always",
-            "perhaps",
-            "indeed",
-            "chapter",
-            "part",
-            "book",
-            "end",
-            "note",
-            "let",
-            "come",
-            "go",
-            "do",
-            "does",
-            "did",
-            "is",
-            "was",
-            "were",
-            "be",
-            "been",
-            "are",
-            "am",
-            "has",
-            "have",
-            "had",
-            "will",
-            "would",
-            "shall",
-            "should",
-            "can",
-            "could",
-            "may",
-            "might",
-            "must",
-            "mr",
-            "mrs",
-            "miss",
-            "ms",
-            "sir",
-            "madam",
-            "lady",
-            "lord",
-            "dr",
-            "god",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ]
+    "en": _words(
+        """
+        a an the and or but nor if so yet that this these those there here then than
+        when where why how what which who whom whose while because as at by for from in
+        into of on onto to with without within upon after before since until unless
+        though although i me my mine you your yours he him his she her hers it its we us
+        our ours they them their theirs yes no not oh ah alas well now still also only
+        even just all any each every some none one two three many much more most such
+        both either neither never always perhaps indeed chapter part book end note let
+        come go do does did is was were be been are am has have had will would shall
+        should can could may might must mr mrs miss ms sir madam lady lord dr god monday
+        tuesday wednesday thursday friday saturday sunday january february march april
+        may june july august september october november december
+        """
     ),
 }
 
@@ -462,48 +112,13 @@ SAY_VERBS: dict[str, str] = {
         "muttered|returned|observed|rejoined|remarked|resumed|called"
     ),
 }
-PLACE_WORDS = frozenset(
-    [
-        "rua",
-        "praça",
-        "largo",
-        "rio",
-        "morro",
-        "igreja",
-        "cidade",
-        "vila",
-        "fazenda",
-        "beco",
-        "travessa",
-        "estrada",
-        "avenida",
-        "ilha",
-        "bairro",
-        "campo",
-        "porto",
-        "serra",
-        "capela",
-        "seminário",
-        "colégio",
-        "street",
-        "square",
-        "lane",
-        "road",
-        "river",
-        "hill",
-        "church",
-        "town",
-        "city",
-        "village",
-        "park",
-        "hall",
-        "house",
-        "court",
-        "manor",
-        "abbey",
-        "island",
-        "bridge",
-    ]
+PLACE_WORDS = _words(
+    """
+        rua praça largo rio morro igreja cidade vila fazenda beco travessa estrada
+        avenida ilha bairro campo porto serra capela seminário colégio street square
+        lane road river hill church town city village park hall house court manor abbey
+        island bridge
+        """
 )
 _WORD = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?\.?")
 _SENTENCE_END = ".!?…:;"
@@ -526,9 +141,14 @@ class Candidate:
 
     @property
     def weak(self) -> bool:
-        """One word seen only at sentence starts, never said to speak: a name only if the
+        """One word seen once, at a sentence start, never said to speak: a name only if the
         book knows it, or another spelling of the same entity is stronger."""
-        return not self.mid_sentence and not self.dialogue and len(self.surface.split()) == 1
+        return (
+            self.count < 2
+            and not self.mid_sentence
+            and not self.dialogue
+            and len(self.surface.split()) == 1
+        )
 
     @property
     def kind_hint(self) -> str | None:
@@ -609,7 +229,6 @@ def find_candidates(text: str, language: str) -> list[Candidate]:
     tokens = _tokens(text)
     found: dict[str, Candidate] = {}
     lower_words = {t.word for t in tokens if t.word[:1].islower()}
-    sentence_start_only: dict[str, int] = {}
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -640,10 +259,8 @@ def find_candidates(text: str, language: str) -> list[Candidate]:
         first, last = candidate_span[0], candidate_span[-1]
         surface = " ".join(text[first.start : last.end].split())
         at_start = first is span[0] and _at_sentence_start(text, first.start)
-        if at_start and len(candidate_span) == 1:
-            if first.word.lower() in lower_words:
-                continue  # "Depois" where the chapter also has "depois": a common word
-            sentence_start_only[surface] = sentence_start_only.get(surface, 0) + 1
+        if at_start and len(candidate_span) == 1 and first.word.lower() in lower_words:
+            continue  # "Depois" where the chapter also has "depois": a common word
         title, _ = split_title(surface)
         candidate = found.setdefault(surface, Candidate(surface, title))
         candidate.spans.append((first.start, last.end))
@@ -652,12 +269,9 @@ def find_candidates(text: str, language: str) -> list[Candidate]:
             text[last.end : last.end + 30]
         ):
             candidate.dialogue += 1
-    kept = [
-        c
-        for c in found.values()
-        # A word seen only at sentence starts counts when it repeats (or is said to speak).
-        if c.mid_sentence or c.count >= 2 or c.dialogue or len(c.surface.split()) > 1
-    ]
+    # Weak ones (one word, once, at a sentence start) are kept: they may join a stronger
+    # spelling of the same entity; alone, extraction drops them.
+    kept = list(found.values())
     kept.sort(key=lambda c: (-c.count, c.surface))
     return kept
 
