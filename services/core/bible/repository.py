@@ -99,6 +99,18 @@ class BibleRepository:
         )
         return [(e, c, int(n)) for e, c, n in self.session.execute(stmt)]
 
+    def alias_mentions(self, book_id: str) -> dict[int, dict[str, int]]:
+        """alias id -> chapter id -> count, for every name of the book."""
+        stmt = (
+            select(BibleMention.alias_id, BibleMention.chapter_id, BibleMention.count)
+            .join(BibleAlias, BibleMention.alias_id == BibleAlias.id)
+            .where(BibleAlias.book_id == book_id)
+        )
+        out: dict[int, dict[str, int]] = {}
+        for alias_id, chapter_id, count in self.session.execute(stmt):
+            out.setdefault(alias_id, {})[chapter_id] = count
+        return out
+
     def mentioned_entity_ids(self, book_id: str) -> set[str]:
         stmt = (
             select(BibleAlias.entity_id)
@@ -118,6 +130,11 @@ class BibleRepository:
         if entity_id is not None:
             stmt = stmt.where(BibleFact.entity_id == entity_id)
         return self.session.scalars(stmt.order_by(BibleFact.created_at, BibleFact.id)).all()
+
+    def all_facts(self, book_id: str) -> Sequence[BibleFact]:
+        """Every fact of the book, tombstones included."""
+        stmt = select(BibleFact).where(BibleFact.book_id == book_id).order_by(BibleFact.id)
+        return self.session.scalars(stmt).all()
 
     def chapter_facts(self, chapter_id: str) -> Sequence[BibleFact]:
         """Every fact of the chapter, tombstones included."""
