@@ -55,6 +55,11 @@ Attribute = Literal[
 MAX_NAMES = 12
 MAX_FACTS = 8
 MAX_TOKENS = 900
+# A small model on a CPU writes ~100 tokens/s at best (a few when the machine is shared): a
+# shorter answer per window keeps a chapter's extraction within a job's time limit.
+COMPACT_NAMES = 8
+COMPACT_FACTS = 4
+COMPACT_TOKENS = 450
 COMPACT_WINDOW_CHARS = 2000
 FULL_WINDOW_CHARS = 4000
 
@@ -105,6 +110,11 @@ class _LLMFact(BaseModel):
 class LLMAnswer(BaseModel):
     entities: list[_LLMEntity] = Field(default_factory=list, max_length=MAX_NAMES)
     facts: list[_LLMFact] = Field(default_factory=list, max_length=MAX_FACTS)
+
+
+class CompactAnswer(LLMAnswer):
+    entities: list[_LLMEntity] = Field(default_factory=list, max_length=COMPACT_NAMES)
+    facts: list[_LLMFact] = Field(default_factory=list, max_length=COMPACT_FACTS)
 
 
 class NormalizedText:
@@ -238,7 +248,8 @@ def extract_chapter(
                 g for g in groups if any(start <= s < end for c in g.candidates for s, _ in c.spans)
             ]
             if present:
-                answer = _ask(llm, language, text[start:end], present[:MAX_NAMES], profile)
+                limit = COMPACT_NAMES if profile == "compact" else MAX_NAMES
+                answer = _ask(llm, language, text[start:end], present[:limit], profile)
                 if answer is None:
                     result.failed_windows += 1
                 else:
@@ -306,19 +317,21 @@ def _ask(
 ) -> LLMAnswer | None:
     """One window's answer; None when the model's JSON stayed invalid (the window keeps its
     deterministic entities and gives no facts)."""
+    compact = profile == "compact"
+    schema: type[LLMAnswer] = CompactAnswer if compact else LLMAnswer
     messages = load_prompt("bible_facts", language, profile or "full").render(
         names=_names_block(groups),
         text=passage,
-        max_facts=str(MAX_FACTS),
+        max_facts=str(COMPACT_FACTS if compact else MAX_FACTS),
         attributes=", ".join(ATTRIBUTES),
     )
     try:
         answer, _ = complete_json(
             llm,
             messages,
-            LLMAnswer,
+            schema,
             on_delta=lambda _piece: None,
-            max_tokens=MAX_TOKENS,
+            max_tokens=COMPACT_TOKENS if compact else MAX_TOKENS,
             temperature=0.1,
         )
     except TransientLLMError:

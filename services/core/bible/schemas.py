@@ -162,7 +162,7 @@ class FactCreate(BaseModel):
     quote: Annotated[str, Field(min_length=1, max_length=5000)]
     story_time: Annotated[str, Field(max_length=120)] | None = None
 
-    _attribute = field_validator("attribute", "value")(_clean_name)
+    _attribute = field_validator("attribute", "value", "story_time")(_clean_name)
 
 
 class FactUpdate(BaseModel):
