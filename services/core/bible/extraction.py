@@ -108,13 +108,15 @@ class _LLMFact(BaseModel):
 
 
 class LLMAnswer(BaseModel):
-    entities: list[_LLMEntity] = Field(default_factory=list, max_length=MAX_NAMES)
+    # Facts first: the decoding grammar follows this order, and a small model that loops on
+    # the list of names would otherwise spend its tokens before reaching any fact.
     facts: list[_LLMFact] = Field(default_factory=list, max_length=MAX_FACTS)
+    entities: list[_LLMEntity] = Field(default_factory=list, max_length=MAX_NAMES)
 
 
 class CompactAnswer(LLMAnswer):
-    entities: list[_LLMEntity] = Field(default_factory=list, max_length=COMPACT_NAMES)
     facts: list[_LLMFact] = Field(default_factory=list, max_length=COMPACT_FACTS)
+    entities: list[_LLMEntity] = Field(default_factory=list, max_length=COMPACT_NAMES)
 
 
 class NormalizedText:
