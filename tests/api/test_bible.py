@@ -206,6 +206,13 @@ def test_state_as_of_a_chapter_and_edits_that_survive_re_extraction(
     locations = [f["value"] for f in capitu_now["facts"] if f["attribute"] == "location"]
     assert "Glória" in locations and "Rua de Matacavalos" not in locations
 
+    # A suggestion for chapter 2 is given Capitu's state as of chapter 2, never chapter 3's.
+    suggestion = submit(api, "suggest", book, chapters[1], max_tokens=16)
+    receipt = succeeded(api, suggestion, timeout=LLM_WAIT_S)["result"]["receipt"]
+    used = set(receipt["bible_facts"])
+    assert made[0]["id"] in used, receipt
+    assert made[1]["id"] not in used and made[2]["id"] not in used
+
     # The author's edits.
     renamed = api.patch(f"{bible(book)}/entities/{capitu['id']}", json={"name": "Capitolina"})
     assert renamed.status_code == 200 and "Capitu" in renamed.json()["aliases"]
