@@ -13,7 +13,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, Field
 
 from services.core.bible.aliases import KnownEntity, NameGroup, merge_names
-from services.core.bible.candidates import Candidate, find_candidates, name_key
+from services.core.bible.candidates import Candidate, find_candidates, fold, name_key
 from services.core.llm.client import LLMClient, TransientLLMError
 from services.core.llm.prompts import load_prompt
 from services.core.llm.structured import StructuredOutputError, complete_json
@@ -60,6 +60,8 @@ MAX_TOKENS = 900
 COMPACT_NAMES = 8
 COMPACT_FACTS = 4
 COMPACT_TOKENS = 450
+COMPACT_SENTENCES = 12
+_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"”»’']?)?")
 COMPACT_WINDOW_CHARS = 2000
 FULL_WINDOW_CHARS = 4000
 
@@ -90,6 +92,9 @@ class ChapterExtraction:
     spellings: dict[str, dict[str, int]] = field(default_factory=dict)
     known_ids: dict[str, str] = field(default_factory=dict)
     used_llm: bool = False
+    # Facts a small model pointed at a sentence that does not name the entity or hold any
+    # word of the value: dropped (it invents values more often than not).
+    ungrounded: int = 0
     windows: int = 0
     failed_windows: int = 0
 
@@ -114,8 +119,20 @@ class LLMAnswer(BaseModel):
     entities: list[_LLMEntity] = Field(default_factory=list, max_length=MAX_NAMES)
 
 
-class CompactAnswer(LLMAnswer):
-    facts: list[_LLMFact] = Field(default_factory=list, max_length=COMPACT_FACTS)
+class _LLMSentenceFact(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    attribute: Attribute
+    value: str = Field(min_length=1, max_length=160)
+    sentence: int = Field(ge=1, le=COMPACT_SENTENCES)
+    story_time: str = Field(default="", max_length=60)
+
+
+class CompactAnswer(BaseModel):
+    """For a small model: evidence by sentence number. It cannot copy a sentence exactly (it
+    paraphrases, and every such fact was dropped), but it can point at one; the quote is then
+    the sentence itself, verbatim by construction."""
+
+    facts: list[_LLMSentenceFact] = Field(default_factory=list, max_length=COMPACT_FACTS)
     entities: list[_LLMEntity] = Field(default_factory=list, max_length=COMPACT_NAMES)
 
 
@@ -187,6 +204,18 @@ def windows(text: str, max_chars: int) -> list[tuple[int, int]]:
     return spans
 
 
+def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of text[start:end], surrounding spaces left out."""
+    spans = []
+    for m in _SENTENCE.finditer(text, start, end):
+        piece = m.group()
+        left = len(piece) - len(piece.lstrip())
+        right = len(piece.rstrip())
+        if right > left:
+            spans.append((m.start() + left, m.start() + right))
+    return spans
+
+
 def window_chars_for(llm: LLMClient | None, profile: str | None = None) -> int:
     """The compact profile (a small model) reads 2,000 characters at a time."""
     if profile is None and llm is not None:
@@ -203,6 +232,15 @@ def _group_for(groups: Sequence[NameGroup], name: str) -> NameGroup | None:
     bare = key.split("|", 1)[-1]
     matches = [g for g in groups if any(name_key(s).split("|", 1)[-1] == bare for s in g.surfaces)]
     return matches[0] if len(matches) == 1 else None
+
+
+def _grounded(sentence: str, group: NameGroup, value: str) -> bool:
+    """The sentence names the entity and holds a word of the value."""
+    folded = fold(sentence)
+    if not any(fold(s) in folded for s in group.surfaces):
+        return False
+    words = [w for w in re.findall(r"\w+", fold(value)) if len(w) >= 3 or w.isdigit()]
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", folded) for w in words)
 
 
 def _new_candidate(text: str, name: str) -> Candidate | None:
@@ -237,7 +275,7 @@ def extract_chapter(
     ]
     result = ChapterExtraction()
     kinds: dict[int, list[str]] = {}
-    facts: list[tuple[NameGroup, _LLMFact, tuple[int, int]]] = []
+    facts: list[tuple[NameGroup, _LLMFact | _LLMSentenceFact, tuple[int, int]]] = []
     if llm is not None and groups:
         result.used_llm = True
         normalized = NormalizedText(text)
@@ -250,8 +288,21 @@ def extract_chapter(
                 g for g in groups if any(start <= s < end for c in g.candidates for s, _ in c.spans)
             ]
             if present:
-                limit = COMPACT_NAMES if profile == "compact" else MAX_NAMES
-                answer = _ask(llm, language, text[start:end], present[:limit], profile)
+                present = present[: COMPACT_NAMES if profile == "compact" else MAX_NAMES]
+                numbered: list[tuple[int, int]] = []
+                if profile == "compact":
+                    starts = [s for g in present for c in g.candidates for s, _ in c.spans]
+                    numbered = [
+                        (a, b)
+                        for a, b in sentences(text, start, end)
+                        if any(a <= s < b for s in starts)
+                    ][:COMPACT_SENTENCES]
+                    passage = "\n".join(
+                        f"[{i}] {text[a:b]}" for i, (a, b) in enumerate(numbered, 1)
+                    )
+                else:
+                    passage = text[start:end]
+                answer = _ask(llm, language, passage, present, profile)
                 if answer is None:
                     result.failed_windows += 1
                 else:
@@ -268,7 +319,16 @@ def extract_chapter(
                         group = _group_for(groups, fact.name)
                         if group is None:
                             continue
-                        where = normalized.find(fact.quote, near=start)
+                        if isinstance(fact, _LLMSentenceFact):
+                            n = fact.sentence
+                            where = numbered[n - 1] if 1 <= n <= len(numbered) else None
+                            if where is not None and not _grounded(
+                                text[where[0] : where[1]], group, fact.value
+                            ):
+                                result.ungrounded += 1
+                                continue
+                        else:
+                            where = normalized.find(fact.quote, near=start)
                         if where is None:
                             result.dropped_quotes += 1
                             continue
@@ -310,32 +370,37 @@ def _names_block(groups: Sequence[NameGroup]) -> str:
     )
 
 
+def _ignore(_piece: str) -> None:
+    return None
+
+
 def _ask(
     llm: LLMClient,
     language: str,
     passage: str,
     groups: Sequence[NameGroup],
     profile: str | None,
-) -> LLMAnswer | None:
+) -> LLMAnswer | CompactAnswer | None:
     """One window's answer; None when the model's JSON stayed invalid (the window keeps its
     deterministic entities and gives no facts)."""
     compact = profile == "compact"
-    schema: type[LLMAnswer] = CompactAnswer if compact else LLMAnswer
     messages = load_prompt("bible_facts", language, profile or "full").render(
         names=_names_block(groups),
         text=passage,
         max_facts=str(COMPACT_FACTS if compact else MAX_FACTS),
         attributes=", ".join(ATTRIBUTES),
     )
+    tokens = COMPACT_TOKENS if compact else MAX_TOKENS
+    answer: LLMAnswer | CompactAnswer
     try:
-        answer, _ = complete_json(
-            llm,
-            messages,
-            schema,
-            on_delta=lambda _piece: None,
-            max_tokens=COMPACT_TOKENS if compact else MAX_TOKENS,
-            temperature=0.1,
-        )
+        if compact:
+            answer, _ = complete_json(
+                llm, messages, CompactAnswer, on_delta=_ignore, max_tokens=tokens, temperature=0.1
+            )
+        else:
+            answer, _ = complete_json(
+                llm, messages, LLMAnswer, on_delta=_ignore, max_tokens=tokens, temperature=0.1
+            )
     except TransientLLMError:
         raise
     except StructuredOutputError as exc:

@@ -108,7 +108,7 @@ def test_facts_keep_verbatim_quotes_with_offsets_and_drop_invented_ones() -> Non
             ],
         }
     )
-    result = extract_chapter(TEXT, language="pt-BR", llm=cast(LLMClient, llm), profile="compact")
+    result = extract_chapter(TEXT, language="pt-BR", llm=cast(LLMClient, llm), profile="full")
     assert result.used_llm and result.dropped_quotes == 1
     assert {(f.entity_name, f.attribute) for f in result.facts} == {
         ("Capitu", "age"),
@@ -118,6 +118,36 @@ def test_facts_keep_verbatim_quotes_with_offsets_and_drop_invented_ones() -> Non
         assert TEXT[fact.start : fact.end] == fact.quote
     names = {e.name: e for e in result.entities}
     assert names["Capitu"].kind == "character" and names["Capitu"].mentions == 2
+
+
+def test_a_small_model_points_at_sentences_and_the_quote_is_that_sentence() -> None:
+    llm = CannedLLM(
+        {
+            "facts": [
+                {"name": "Capitu", "attribute": "age", "value": "catorze anos", "sentence": 1},
+                {"name": "Capitu", "attribute": "age", "value": "18", "sentence": 1},
+                {"name": "Capitu", "attribute": "trait", "value": "agregado", "sentence": 4},
+                {"name": "José Dias", "attribute": "occupation", "value": "agregado",
+                 "sentence": 4},
+                {"name": "Capitu", "attribute": "trait", "value": "x", "sentence": 9},
+            ],
+            "entities": [{"name": "Capitu", "kind": "character"}],
+        }
+    )  # fmt: skip
+    result = extract_chapter(TEXT, language="pt-BR", llm=cast(LLMClient, llm), profile="compact")
+    prompt = llm.prompts[0][-1]["content"]
+    assert "[1] Capitu tinha catorze anos." in prompt
+    assert "[2] José Dias chegou." in prompt  # sentences without a name are left out
+    assert result.dropped_quotes == 1  # sentence 9 does not exist
+    # "18" is in no word of its sentence; sentence 4 does not name Capitu: invented, dropped.
+    assert result.ungrounded == 2
+    quotes = {(f.entity_name, f.quote) for f in result.facts}
+    assert quotes == {
+        ("Capitu", "Capitu tinha catorze anos."),
+        ("José Dias", "José Dias\tera agregado."),
+    }
+    for fact in result.facts:
+        assert TEXT[fact.start : fact.end] == fact.quote
 
 
 def test_book_text_in_the_prompt_stays_inside_its_delimiters() -> None:
