@@ -88,6 +88,7 @@ def run_extract_facts(ctx: JobContext) -> JobOutput:
             "entities": stored.entities,
             "facts": stored.facts,
             "dropped_quotes": extraction.dropped_quotes,
+            "ungrounded": extraction.ungrounded,
             "revision": number,
             "used_llm": extraction.used_llm,
             "windows": extraction.windows,
