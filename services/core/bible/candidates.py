@@ -120,6 +120,9 @@ PLACE_WORDS = _words(
         island bridge
         """
 )
+# A verb with an attached pronoun: "Levantou-se", "Approximei-me", "Disse-lhe".
+_CLITIC = re.compile(r"-(?:me|te|se|lhe|lhes|nos|vos|o|a|os|as|lo|la|no|na)$", re.IGNORECASE)
+PARTICLES_ALL = frozenset().union(*PARTICLES.values())
 _WORD = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?\.?")
 _SENTENCE_END = ".!?…:;"
 _OPENERS = "\"“”'‘’«»—–-([ \t\r\f\v"
@@ -282,7 +285,15 @@ def _trim(
     """Drop function words a span opened with ("Quando Capitu" → "Capitu") and particles it
     ended on; None when nothing of a name is left (a title alone, a stop word)."""
     start = 0
-    while start < len(span) and not span[start].title and span[start].word.lower() in stops:
+    while (
+        start < len(span)
+        and not span[start].title
+        and (span[start].word.lower() in stops or _CLITIC.search(span[start].word))
+    ):
+        start += 1
+    # A verb with its pronoun ("Approximei-me") opened the sentence: what follows the
+    # particle after it is the name ("de Ezequiel" → "Ezequiel").
+    while start < len(span) and span[start].word.lower() in PARTICLES_ALL:
         start += 1
     kept = span[start:]
     while kept and (kept[-1].word.lower() in particles or kept[-1].title):
