@@ -45,6 +45,7 @@ from services.core.llm.sampling import sampling_for
 from services.core.manuscripts.parsing import parse_manuscript
 from services.core.memory.chunking import chapter_chunks
 from services.core.memory.store import Passage
+from services.core.writing.bible_context import NOTHING as NO_BIBLE
 from services.core.writing.critique import NO_FOCUS, fit_for_review
 from services.core.writing.expand import NO_IDEA
 from services.core.writing.progress import passages_for_prompt
@@ -221,6 +222,7 @@ def build(
         _, memory = passages_for_prompt(found, plan, book.language)
         fitted, _ = fit_chapter_text(text, plan.chapter_chars)
         return prompt.render(
+            bible=NO_BIBLE[lang],
             memory=memory,
             book_title=book.name,
             genre=not_given,
@@ -237,6 +239,7 @@ def build(
         _, passages = passages_for_prompt(found, plan, book.language)
         fitted, _ = fit_for_review(text, plan.chapter_chars)
         return prompt.render(
+            bible=NO_BIBLE[lang],
             book_title=book.name,
             genre=not_given,
             passages=passages,
@@ -251,11 +254,14 @@ def build(
             plan.profile, plan.chapter_chars, plan.chapter_chars, plan.max_passages
         )
         _, passages = passages_for_prompt(found, ask_plan, book.language)
-        return prompt.render(book_title=book.name, passages=passages, question=book.question)
+        return prompt.render(
+            bible=NO_BIBLE[lang], book_title=book.name, passages=passages, question=book.question
+        )
     found = search(chapters, EXPAND_REQUEST[lang], 5, lambda i: i != index)
     _, memory = passages_for_prompt(found, plan, book.language)
     fitted, _ = fit_chapter_text(text, plan.chapter_chars)
     return prompt.render(
+        bible=NO_BIBLE[lang],
         book_title=book.name,
         genre=not_given,
         synopsis=not_given,

@@ -15,6 +15,7 @@ from services.api.limits import RESTORE_PATH, UPLOAD_PATH, BodySizeLimit
 from services.api.routers import (
     archives,
     artifacts,
+    bible,
     books,
     chapters,
     health,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writing,
         manuscripts,
         archives,
+        bible,
         metrics,
     ):
         app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)

@@ -4,7 +4,9 @@ without the job system importing them back."""
 
 from __future__ import annotations
 
+from services.core.bible.job import bible_totals, run_build_bible, run_extract_facts
 from services.core.jobs.context import Handler
+from services.core.jobs.fanout import Summary
 from services.core.jobs.kinds import JOB_KINDS
 from services.core.manuscripts.import_job import run_import_manuscript
 from services.core.manuscripts.reindex_job import run_reindex_book
@@ -27,7 +29,11 @@ JOB_HANDLERS: dict[str, Handler] = {
     "import_manuscript": run_import_manuscript,
     "reindex_book": run_reindex_book,
     "summarize_chapter": run_summarize_chapter,
+    "extract_facts": run_extract_facts,
+    "build_bible": run_build_bible,
 }
+# What a finished fan-out adds to its result.
+FANOUT_SUMMARIES: dict[str, Summary] = {"build_bible": bible_totals}
 
 if set(JOB_HANDLERS) != set(JOB_KINDS):  # pragma: no cover - a kind without its handler
     raise RuntimeError(

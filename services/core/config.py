@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     # A whole-book reindex keeps at most this many chapter jobs queued or running at a time
     # (a few times the index workers' processes), creating the next as earlier ones end.
     fanout_window: int = Field(default=8, ge=1, le=1000, alias="FANOUT_WINDOW")
+    # The story bible follows the manuscript: each chapter's indexing is followed by its
+    # `extract_facts` job (a whole-book reindex by one `build_bible`), on the llm queue.
+    bible_auto_extract: bool = Field(default=True, alias="BIBLE_AUTO_EXTRACT")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

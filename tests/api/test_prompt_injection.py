@@ -51,6 +51,9 @@ def test_injected_chapter_is_treated_as_text(api: httpx.Client, stack: Stack) ->
         c["chapter_id"]: chapter_docs(api, stack, book, c["chapter_id"]) for c in (evil, plain)
     }
     assert memory_after == memory_before and all(memory_after.values())
-    jobs = api.get("/jobs", params={"book_id": book}).json()["items"]
+    listed = api.get("/jobs", params={"book_id": book}).json()["items"]
+    # The saves' story-bible follow-ups (extract_facts) may still be running; the rest:
+    jobs = [j for j in listed if j["kind"] != "extract_facts"]
     assert sorted(j["kind"] for j in jobs) == ["ask", "index_chapter", "index_chapter", "suggest"]
     assert {j["status"] for j in jobs} == {"succeeded"}
+    assert len(listed) - len(jobs) <= 2, "at most one bible extraction per saved chapter"

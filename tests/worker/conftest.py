@@ -56,6 +56,11 @@ class Recorder:
     def dispatch(self, job_id: str, queue: str) -> None:
         self.sent.append((job_id, queue))
 
+    def indexing(self) -> list[tuple[str, str]]:
+        """What was sent to the index queues (a reindex also sends the book's `build_bible`
+        to the llm queue, BIBLE_AUTO_EXTRACT)."""
+        return [(job_id, queue) for job_id, queue in self.sent if queue != "llm"]
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def deps(request: pytest.FixtureRequest, tmp_path: Path, redis_base: str) -> Iterator[WorkerDeps]:

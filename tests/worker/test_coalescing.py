@@ -152,8 +152,8 @@ def test_a_save_moves_a_queued_bulk_chapter_to_the_urgent_queue(deps: WorkerDeps
     parent, _ = submit(deps, JobCreate(kind="reindex_book", book_id=book))
     assert run_job(parent.job.id, deps, max_attempts=3).status == "waiting"
     recorder: Any = deps.dispatcher
-    assert {q for _, q in recorder.sent} == {Queue.INDEX}
-    child = recorder.sent[0][0]
+    assert {q for _, q in recorder.indexing()} == {Queue.INDEX}
+    child = recorder.indexing()[0][0]
     chapter = next(
         j.chapter_id for j in pending(deps, "index_chapter", book_id=book) if j.id == child
     )
@@ -170,12 +170,12 @@ def test_a_reindex_keeps_a_window_of_chapter_jobs_in_flight(deps: WorkerDeps) ->
     recorder: Any = deps.dispatcher
     parent, _ = submit(deps, JobCreate(kind="reindex_book", book_id=book))
     assert run_job(parent.job.id, deps, max_attempts=3).status == "waiting"
-    assert len(recorder.sent) == 3
+    assert len(recorder.indexing()) == 3
     most_in_flight = 0
     ran: list[str] = []
-    while len(ran) < len(recorder.sent):
+    while len(ran) < len(recorder.indexing()):
         most_in_flight = max(most_in_flight, len(pending(deps, "index_chapter", book_id=book)))
-        job_id = recorder.sent[len(ran)][0]
+        job_id = recorder.indexing()[len(ran)][0]
         assert run_job(job_id, deps, max_attempts=3).status == "succeeded"
         ran.append(job_id)
     assert most_in_flight == 3

@@ -49,7 +49,7 @@ def test_a_failing_chapter_is_retried_reported_and_alone(deps: WorkerDeps) -> No
     parent = reindex(deps, book)
     assert run_job(parent, deps, max_attempts=3).status == "waiting"
     assert job(deps, parent).status == "running" and job(deps, parent).heartbeat_at is None
-    sent = list(recorder.sent)
+    sent = recorder.indexing()
     assert len(sent) == 4 and {q for _, q in sent} == {"index"}
     outcomes = [run_job(child, deps, max_attempts=3).status for child, _ in sent]
     assert outcomes == ["succeeded", "succeeded", "failed", "succeeded"]
@@ -66,8 +66,8 @@ def test_a_failing_chapter_is_retried_reported_and_alone(deps: WorkerDeps) -> No
     recorder.sent.clear()
     retry = reindex(deps, book)
     run_job(retry, deps, max_attempts=3)
-    assert [job(deps, j).chapter_id for j, _ in recorder.sent] == [chapters[2]]
-    run_job(recorder.sent[0][0], deps, max_attempts=3)
+    assert [job(deps, j).chapter_id for j, _ in recorder.indexing()] == [chapters[2]]
+    run_job(recorder.indexing()[0][0], deps, max_attempts=3)
     again = job(deps, retry)
     assert again.status == "succeeded" and again.result is not None
     assert again.result["skipped"] == 3 and again.result["indexed"] == 1
@@ -83,16 +83,16 @@ def test_cancelling_the_parent_cancels_its_queued_children(deps: WorkerDeps) -> 
     parent = reindex(deps, book)
     run_job(parent, deps, max_attempts=3)
     recorder: Any = deps.dispatcher
-    first = recorder.sent[0][0]
+    first = recorder.indexing()[0][0]
     assert run_job(first, deps, max_attempts=3).status == "succeeded"
     assert job(deps, parent).progress == pytest.approx(1 / 3, abs=0.01)
     with transaction(deps.sessions) as s:
         cancel_job(s, parent)
-    assert [run_job(j, deps, max_attempts=3).status for j, _ in recorder.sent[1:]] == [
+    assert [run_job(j, deps, max_attempts=3).status for j, _ in recorder.indexing()[1:]] == [
         "skipped",
         "skipped",
     ]
-    assert {job(deps, j).status for j, _ in recorder.sent[1:]} == {"cancelled"}
+    assert {job(deps, j).status for j, _ in recorder.indexing()[1:]} == {"cancelled"}
     assert job(deps, parent).status == "cancelled"
 
 
@@ -108,7 +108,7 @@ def test_a_plain_reindex_rebuilds_chapters_indexed_the_old_way(deps: WorkerDeps)
     recorder: Any = deps.dispatcher
     first = reindex(deps, book)
     run_job(first, deps, max_attempts=3)
-    for child, _ in recorder.sent:
+    for child, _ in recorder.indexing():
         assert run_job(child, deps, max_attempts=3).status == "succeeded"
     old = {chapters[1].chapter.id, chapters[3].chapter.id}
     with transaction(deps.sessions) as s:
@@ -124,8 +124,8 @@ def test_a_plain_reindex_rebuilds_chapters_indexed_the_old_way(deps: WorkerDeps)
     recorder.sent.clear()
     second = reindex(deps, book)
     run_job(second, deps, max_attempts=3)
-    assert {job(deps, j).chapter_id for j, _ in recorder.sent} == old
-    for child, _ in recorder.sent:
+    assert {job(deps, j).chapter_id for j, _ in recorder.indexing()} == old
+    for child, _ in recorder.indexing():
         assert run_job(child, deps, max_attempts=3).status == "succeeded"
     result = job(deps, second).result
     assert result is not None and (result["indexed"], result["skipped"]) == (3, 1)

@@ -106,7 +106,14 @@ def kill_stack(
         chroma=chroma_server,
         with_worker=False,
         # A short lease: the job of a killed worker is taken over within seconds.
-        extra_env={"JOB_HEARTBEAT": "1", "JOB_LEASE": "4", "JOB_RECOVERY_SCAN": "1"},
+        # Without the story bible's follow-ups: an index job's extract_facts would be the
+        # first job a doomed llm worker of a later case takes, instead of the one under test.
+        extra_env={
+            "JOB_HEARTBEAT": "1",
+            "JOB_LEASE": "4",
+            "JOB_RECOVERY_SCAN": "1",
+            "BIBLE_AUTO_EXTRACT": "false",
+        },
     )
     try:
         yield running

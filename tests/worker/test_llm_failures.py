@@ -93,6 +93,9 @@ def _stack(
             "JOB_MAX_ATTEMPTS": str(JOB_MAX_ATTEMPTS),
             "LLM_TIMEOUT": str(LLM_TIMEOUT_S),
             "LLM_CONNECT_TIMEOUT": "1",
+            # The LLM requests counted here are the writing job's own: the story bible's
+            # extraction after each save would add its own to the broken server's count.
+            "BIBLE_AUTO_EXTRACT": "false",
         },
     )
 

@@ -24,7 +24,12 @@ CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dom-casmur
 @pytest.fixture()
 def own_stack(new_stack: Callable[..., Stack]) -> Iterator[Stack]:
     # The whole novel: the job machinery is under test here, so the 4x faster English model.
-    running = new_stack("reindex", with_worker=False, extra_env={"EMBEDDING_MODEL": MINILM})
+    # Without the bible's follow-up: 148 chapters through the LLM is not under test here.
+    running = new_stack(
+        "reindex",
+        with_worker=False,
+        extra_env={"EMBEDDING_MODEL": MINILM, "BIBLE_AUTO_EXTRACT": "false"},
+    )
     yield running
     running.stop()
 

@@ -79,3 +79,61 @@ class ArtifactRecord(_Record):
     data: dict[str, Any] | None = None
     file_name: str | None = Field(default=None, max_length=300)
     created_at: Timestamp
+
+
+class BibleAliasRecord(_Record):
+    name: str = Field(min_length=1, max_length=200)
+    origin: str = Field(min_length=1, max_length=16)
+    mentions: dict[Id, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="Chapter id -> how often the name occurs there"
+    )
+
+
+class BibleEntityRecord(_Record):
+    id: Id
+    kind: str = Field(min_length=1, max_length=16)
+    name: str = Field(min_length=1, max_length=200)
+    origin: str = Field(min_length=1, max_length=16)
+    edited: bool = False
+    deleted: bool = False
+    created_at: Timestamp
+    updated_at: Timestamp
+    aliases: list[BibleAliasRecord] = Field(default_factory=list)
+
+
+class BibleFactRecord(_Record):
+    id: Id
+    entity_id: Id
+    chapter_id: Id
+    revision: int = Field(ge=1, le=2_000_000_000)
+    attribute: str = Field(min_length=1, max_length=60)
+    value: str = Field(min_length=1, max_length=500)
+    story_time: str | None = Field(default=None, max_length=120)
+    quote: str = Field(min_length=1)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    origin: str = Field(min_length=1, max_length=16)
+    pinned: bool = False
+    intentional: bool = False
+    edited: bool = False
+    deleted: bool = False
+    signature: str = Field(max_length=64)
+    created_at: Timestamp
+
+
+class BibleExtractionRecord(_Record):
+    chapter_id: Id
+    content_hash: str = Field(max_length=64)
+    revision: int = Field(ge=1, le=2_000_000_000)
+    extractor_version: str = Field(max_length=32)
+    used_llm: bool
+    entities: int = Field(ge=0)
+    facts: int = Field(ge=0)
+    dropped_quotes: int = Field(ge=0)
+    extracted_at: Timestamp
+
+
+class BibleRecord(_Record):
+    entities: list[BibleEntityRecord] = Field(default_factory=list)
+    facts: list[BibleFactRecord] = Field(default_factory=list)
+    extractions: list[BibleExtractionRecord] = Field(default_factory=list)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.core.artifacts.models import Artifact
+from services.core.bible.repository import BibleRepository
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
 from services.core.jobs.models import Job
@@ -51,10 +52,12 @@ class BookRowsRepository:
         return {row[0]: row[1] or "" for row in self.session.execute(stmt)}
 
     def delete_book(self, book_id: str) -> None:
-        """The book and everything of it in the catalog: revisions, chapters, artifacts, jobs.
+        """The book and everything of it in the catalog: its story bible, revisions, chapters,
+        artifacts, jobs.
 
         Explicit deletes in dependency order rather than relying on ON DELETE CASCADE, which
         SQLite only honours with its foreign_keys pragma on."""
+        BibleRepository(self.session).delete_book(book_id)
         chapter_ids = select(Chapter.id).where(Chapter.book_id == book_id).scalar_subquery()
         for stmt in (
             delete(ChapterRevision).where(ChapterRevision.chapter_id.in_(chapter_ids)),

@@ -1,11 +1,10 @@
 """The parts of a book archive. Each section writes its own members, reads them back (validated,
 in memory) and inserts its rows; a restore runs them in order inside one transaction.
 
-Extension point: the story bible (DESIGN §10) becomes one more `ArchiveSection` (say `bible`,
-members `bible/entities.json`, `bible/facts.json`) appended to `SECTIONS` after `chapters`, with
-a `load` that keeps its records in `BookData.extra["bible"]` and a `restore` that maps chapter
-ids through `IdMap`. Archives name their sections in the manifest; an archive holding a section
-this version does not know is refused (never restored with that part silently dropped).
+The story bible (DESIGN §10) is the `bible` section (`bible.json`), after `chapters`: its
+records are kept in `BookData.extra["bible"]` and its chapter ids mapped through `IdMap`.
+Archives name their sections in the manifest; an archive holding a section this version does
+not know is refused (never restored with that part silently dropped).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from services.core.archives.container import ArchiveRejected, json_bytes
 from services.core.archives.records import (
     ArtifactRecord,
+    BibleRecord,
     BookRecord,
     ChapterRecord,
     RevisionRecord,
@@ -29,11 +29,22 @@ from services.core.archives.records import (
 )
 from services.core.archives.repository import BookRowsRepository
 from services.core.artifacts.models import Artifact
+from services.core.bible.candidates import name_key
+from services.core.bible.models import (
+    BibleAlias,
+    BibleEntity,
+    BibleExtraction,
+    BibleFact,
+    BibleMention,
+)
+from services.core.bible.repository import BibleRepository
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
 from services.core.files import ChapterFiles
+from services.core.ids import new_short_id
 
 BOOK_MEMBER = "book.json"
+BIBLE_MEMBER = "bible.json"
 ARTIFACTS_MEMBER = "artifacts.json"
 FILES_PREFIX = "files/"
 M = TypeVar("M", bound="BaseModel")
@@ -352,6 +363,202 @@ class ArtifactsSection:
         return {}
 
 
+class BibleSection:
+    """`bible.json`: the story bible — entities with their names and mentions per chapter,
+    facts with their quotes (checked against the archived revision's text on load), the
+    author's edits and tombstones, and which text of each chapter was extracted."""
+
+    name = "bible"
+    version = 1
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        repo = BibleRepository(source.session)
+        book_id = source.book.id
+        names: dict[str, list[BibleAlias]] = {}
+        for alias in repo.aliases(book_id):
+            names.setdefault(alias.entity_id, []).append(alias)
+        mentions = repo.alias_mentions(book_id)
+        entities = [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "name": e.name,
+                "origin": e.origin,
+                "edited": e.edited,
+                "deleted": e.deleted,
+                "created_at": iso(e.created_at),
+                "updated_at": iso(e.updated_at),
+                "aliases": [
+                    {"name": a.name, "origin": a.origin, "mentions": mentions.get(a.id, {})}
+                    for a in names.get(e.id, [])
+                ],
+            }
+            for e in repo.entities(book_id, with_deleted=True)
+        ]
+        facts = [
+            {
+                "id": f.id,
+                "entity_id": f.entity_id,
+                "chapter_id": f.chapter_id,
+                "revision": f.revision,
+                "attribute": f.attribute,
+                "value": f.value,
+                "story_time": f.story_time,
+                "quote": f.quote,
+                "start": f.quote_start,
+                "end": f.quote_end,
+                "origin": f.origin,
+                "pinned": f.pinned,
+                "intentional": f.intentional,
+                "edited": f.edited,
+                "deleted": f.deleted,
+                "signature": f.signature,
+                "created_at": iso(f.created_at),
+            }
+            for f in repo.all_facts(book_id)
+        ]
+        extractions = [
+            {
+                "chapter_id": x.chapter_id,
+                "content_hash": x.content_hash,
+                "revision": x.revision,
+                "extractor_version": x.extractor_version,
+                "used_llm": x.used_llm,
+                "entities": x.entities,
+                "facts": x.facts,
+                "dropped_quotes": x.dropped_quotes,
+                "extracted_at": iso(x.extracted_at),
+            }
+            for x in repo.extractions(book_id)
+        ]
+        record = {"entities": entities, "facts": facts, "extractions": extractions}
+        return {BIBLE_MEMBER: json_bytes(record)}
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        if BIBLE_MEMBER not in members:
+            return set()
+        record = _validate(BibleRecord, _json(members, BIBLE_MEMBER), BIBLE_MEMBER)
+        chapters = {c.record.id: c for c in data.chapters}
+        entity_ids: set[str] = set()
+        keys: set[str] = set()
+        for entity in record.entities:
+            if entity.id in entity_ids:
+                raise ArchiveRejected(f"{BIBLE_MEMBER}: entity {entity.id!r} appears twice")
+            entity_ids.add(entity.id)
+            for alias in entity.aliases:
+                key = name_key(alias.name)
+                if key in keys:
+                    raise ArchiveRejected(
+                        f"{BIBLE_MEMBER}: the name {alias.name!r} belongs to two entities"
+                    )
+                keys.add(key)
+                unknown = set(alias.mentions) - set(chapters)
+                if unknown:
+                    raise ArchiveRejected(
+                        f"{BIBLE_MEMBER}: mentions of {alias.name!r} in chapters the archive "
+                        f"does not hold: {', '.join(sorted(unknown))}"
+                    )
+        fact_ids: set[str] = set()
+        for fact in record.facts:
+            where = f"{BIBLE_MEMBER}: fact {fact.id!r}"
+            if fact.id in fact_ids:
+                raise ArchiveRejected(f"{where} appears twice")
+            fact_ids.add(fact.id)
+            if fact.entity_id not in entity_ids:
+                raise ArchiveRejected(f"{where} belongs to no entity of the archive")
+            chapter = chapters.get(fact.chapter_id)
+            text = chapter.texts.get(fact.revision) if chapter is not None else None
+            if text is None:
+                raise ArchiveRejected(f"{where} quotes a chapter revision the archive lacks")
+            if text[fact.start : fact.end] != fact.quote:
+                raise ArchiveRejected(f"{where}: its quote is not at its offsets in the text")
+        for extraction in record.extractions:
+            if extraction.chapter_id not in chapters:
+                raise ArchiveRejected(
+                    f"{BIBLE_MEMBER}: extraction state of a chapter the archive lacks"
+                )
+        data.extra["bible"] = record
+        return {BIBLE_MEMBER}
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        record = data.extra.get("bible")
+        if not isinstance(record, BibleRecord):
+            return {}
+        fresh = ids.book != data.book_record.id  # a copy beside the original: new ids
+        entity_ids = {e.id: new_short_id() if fresh else e.id for e in record.entities}
+        for entity in record.entities:
+            session.add(
+                BibleEntity(
+                    id=entity_ids[entity.id],
+                    book_id=ids.book,
+                    kind=entity.kind,
+                    name=entity.name,
+                    origin=entity.origin,
+                    edited=entity.edited,
+                    deleted=entity.deleted,
+                    created_at=entity.created_at,
+                    updated_at=entity.updated_at,
+                )
+            )
+            session.flush()
+            for alias in entity.aliases:
+                row = BibleAlias(
+                    book_id=ids.book,
+                    entity_id=entity_ids[entity.id],
+                    name=alias.name,
+                    key=name_key(alias.name)[:200],
+                    origin=alias.origin,
+                )
+                session.add(row)
+                session.flush()
+                for chapter_id, count in alias.mentions.items():
+                    session.add(
+                        BibleMention(
+                            alias_id=row.id, chapter_id=ids.chapters[chapter_id], count=count
+                        )
+                    )
+        for fact in record.facts:
+            session.add(
+                BibleFact(
+                    id=new_short_id(16) if fresh else fact.id,
+                    book_id=ids.book,
+                    entity_id=entity_ids[fact.entity_id],
+                    chapter_id=ids.chapters[fact.chapter_id],
+                    revision=fact.revision,
+                    attribute=fact.attribute,
+                    value=fact.value,
+                    story_time=fact.story_time,
+                    quote=fact.quote,
+                    quote_start=fact.start,
+                    quote_end=fact.end,
+                    origin=fact.origin,
+                    pinned=fact.pinned,
+                    intentional=fact.intentional,
+                    edited=fact.edited,
+                    deleted=fact.deleted,
+                    signature=fact.signature,
+                    created_at=fact.created_at,
+                )
+            )
+        for extraction in record.extractions:
+            session.add(
+                BibleExtraction(
+                    chapter_id=ids.chapters[extraction.chapter_id],
+                    book_id=ids.book,
+                    content_hash=extraction.content_hash,
+                    revision=extraction.revision,
+                    extractor_version=extraction.extractor_version,
+                    used_llm=extraction.used_llm,
+                    entities=extraction.entities,
+                    facts=extraction.facts,
+                    dropped_quotes=extraction.dropped_quotes,
+                    extracted_at=extraction.extracted_at,
+                )
+            )
+        session.flush()
+        return {}
+
+
 class FilesSection:
     """`files/<name>`: the book's files in the chapters folder (chapter mirrors and artifact
     files), byte for byte. Only names that belong to a chapter or artifact of this archive are
@@ -429,6 +636,7 @@ SECTIONS: tuple[ArchiveSection, ...] = (
     BookSection(),
     ChaptersSection(),
     ArtifactsSection(),
+    BibleSection(),
     FilesSection(),
 )
 

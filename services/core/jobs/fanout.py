@@ -19,6 +19,7 @@ were never created).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ from services.core.jobs.schemas import JobCreate
 from services.core.jobs.submission import create_job
 
 DEFAULT_WINDOW = 8
+# What a finished parent of a kind adds to its result (e.g. the bible's totals), registered in
+# `services.core.composition`: the job system does not import the domains.
+Summary = Callable[[Session, Job], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,28 @@ class ParentUpdate:
     finished: bool
 
 
+@dataclass(frozen=True)
+class ChildKind:
+    """What a fan-out creates per chapter, where it sends it, and the words of its progress."""
+
+    kind: str = "index_chapter"
+    queue: Queue = Queue.INDEX
+    done: str = "Indexed"  # "Indexed 3 of 10 chapters"
+    failed: str = "indexed"  # "2 of 10 chapters could not be indexed"
+    result_key: str = "indexed"  # the count of children done, in the final result
+
+
+INDEXING = ChildKind()
+
+
 def plan_children(
-    chapter_ids: list[str], *, window: int, force: bool, **facts: Any
+    chapter_ids: list[str],
+    *,
+    window: int,
+    force: bool,
+    child: ChildKind = INDEXING,
+    child_params: dict[str, Any] | None = None,
+    **facts: Any,
 ) -> dict[str, Any]:
     """The plan a fan-out parent stores in its result while it waits (see `settle_parent`)."""
     return {
@@ -53,7 +77,29 @@ def plan_children(
         "window": max(1, window),
         "remaining": list(chapter_ids),
         "elsewhere": 0,
+        "child": {
+            "kind": child.kind,
+            "queue": child.queue.value,
+            "done": child.done,
+            "failed": child.failed,
+            "result_key": child.result_key,
+            "params": child_params if child_params is not None else {"summarize": False},
+        },
     }
+
+
+def _child(plan: Mapping[str, Any]) -> tuple[ChildKind, dict[str, Any]]:
+    raw = plan.get("child")
+    if not isinstance(raw, dict):  # a plan stored before fan-outs named their child
+        return INDEXING, {"force": bool(plan.get("force")), "summarize": False}
+    child = ChildKind(
+        kind=str(raw["kind"]),
+        queue=Queue(raw["queue"]),
+        done=str(raw["done"]),
+        failed=str(raw["failed"]),
+        result_key=str(raw["result_key"]),
+    )
+    return child, {**dict(raw.get("params") or {}), "force": bool(plan.get("force"))}
 
 
 def _refill(session: Session, parent: Job, plan: dict[str, Any], active: int) -> int:
@@ -62,15 +108,15 @@ def _refill(session: Session, parent: Job, plan: dict[str, Any], active: int) ->
     that job: coalescing allows one per chapter."""
     remaining: list[str] = list(plan.get("remaining") or [])
     window = int(plan.get("window") or DEFAULT_WINDOW)
-    params = {"force": bool(plan.get("force")), "summarize": False}
+    child, params = _child(plan)
     while remaining and active < window:
         chapter_id = remaining.pop(0)
         request = JobCreate(
-            kind="index_chapter", book_id=parent.book_id, chapter_id=chapter_id, params=params
+            kind=child.kind, book_id=parent.book_id, chapter_id=chapter_id, params=params
         )
         try:
             submitted = create_job(
-                session, request, queue=Queue.INDEX, parent_id=parent.id, running_covers=True
+                session, request, queue=child.queue, parent_id=parent.id, running_covers=True
             )
         except NotFound:
             plan["gone"] = int(plan.get("gone", 0)) + 1  # deleted since the plan was made
@@ -83,7 +129,9 @@ def _refill(session: Session, parent: Job, plan: dict[str, Any], active: int) ->
     return active
 
 
-def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
+def settle_parent(
+    session: Session, parent_id: str, summaries: Mapping[str, Summary] | None = None
+) -> ParentUpdate | None:
     """Bring the parent's progress up to date with its children, send the next window of
     children (noted in the outbox), and finish the parent after the last one.
 
@@ -108,7 +156,8 @@ def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
     cancelled = counts.get("cancelled", 0)
     pending = active + len(plan.get("remaining") or [])
     progress = min(1.0, (skipped + handled_elsewhere + done + failed + cancelled) / total)
-    message = f"Indexed {skipped + done} of {total} chapters"
+    child, _ = _child(plan)
+    message = f"{child.done} {skipped + done} of {total} chapters"
     if failed:
         message += f"; {failed} failed"
     if handled_elsewhere:
@@ -117,7 +166,7 @@ def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
         repo.set_progress(parent_id, progress, message, result=plan)
         return ParentUpdate(parent_id, progress, message, False)
     plan.pop("remaining", None)
-    result = {**plan, "indexed": done, "failed": failed, "cancelled": cancelled}
+    result = {**plan, child.result_key: done, "failed": failed, "cancelled": cancelled}
     error = None
     if failed:
         failures = repo.failed_children(parent_id)
@@ -126,15 +175,18 @@ def settle_parent(session: Session, parent_id: str) -> ParentUpdate | None:
         ]
         status = "failed"
         error = (
-            f"{failed} of {total} chapters could not be indexed (the other "
+            f"{failed} of {total} chapters could not be {child.failed} (the other "
             f"{skipped + done} are): "
             + "; ".join(f"{j.chapter_id}: {j.error}" for j in failures[:5])
-            + ". Run the reindex again to retry them; indexed chapters are skipped."
+            + f". Run the job again to retry them; {child.failed} chapters are skipped."
         )
     elif cancelled:
         status, message = "cancelled", f"{message}; {cancelled} cancelled"
     else:
-        status, message = "succeeded", f"Indexed all {total} chapters"
+        status, message = "succeeded", f"{child.done} all {total} chapters"
+    summary = (summaries or {}).get(parent.kind)
+    if summary is not None:
+        result.update(summary(session, parent))
     repo.set_progress(parent_id, progress, message)
     repo.finish(
         parent_id,

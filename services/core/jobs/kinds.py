@@ -13,8 +13,10 @@ from pydantic import BaseModel
 from services.core.jobs.queues import Queue
 from services.core.jobs.schemas import (
     AskParams,
+    BuildBibleParams,
     CritiqueParams,
     ExpandParams,
+    ExtractFactsParams,
     ExtractMetadataParams,
     IdeateParams,
     ImportManuscriptParams,
@@ -105,6 +107,27 @@ JOB_KINDS: dict[str, JobKind] = {
             needs_book=True,
             needs_chapter=True,
             coalesce="chapter",
+            running_covers=True,
+        ),
+        # The story bible: one chapter's entities and facts (after each indexing, or a
+        # request), and the whole book as a fan-out of those, both on the LLM's queue. A
+        # running extraction may have read the text before the save that asks again: no
+        # running_covers for the chapter job.
+        JobKind(
+            "extract_facts",
+            ExtractFactsParams,
+            Queue.LLM,
+            needs_book=True,
+            needs_chapter=True,
+            coalesce="chapter",
+        ),
+        JobKind(
+            "build_bible",
+            BuildBibleParams,
+            Queue.LLM,
+            needs_book=True,
+            needs_chapter=False,
+            coalesce="book",
             running_covers=True,
         ),
     )

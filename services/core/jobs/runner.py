@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.artifacts.models import Artifact
 from services.core.artifacts.repository import ArtifactRepository
-from services.core.composition import JOB_HANDLERS
+from services.core.composition import FANOUT_SUMMARIES, JOB_HANDLERS
 from services.core.config import Settings
 from services.core.db import transaction, utcnow
 from services.core.errors import DomainError
@@ -246,7 +246,7 @@ def _await_children(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOu
         if not repo.wait_for_children(job_id, worker_id, dict(output.result), message):
             session.rollback()
             return _stopped(deps, job_id)
-        update = settle_parent(session, job_id)
+        update = settle_parent(session, job_id, FANOUT_SUMMARIES)
         children = outbox.take(session)
     _send(deps, job_id, children)
     _publish_parent(deps, update)
@@ -254,7 +254,7 @@ def _await_children(deps: WorkerDeps, job_id: str, worker_id: str, output: JobOu
 
 
 def _settle_parent_of(session: Session, parent_id: str | None) -> ParentUpdate | None:
-    return settle_parent(session, parent_id) if parent_id else None
+    return settle_parent(session, parent_id, FANOUT_SUMMARIES) if parent_id else None
 
 
 def _publish_parent(deps: WorkerDeps, update: ParentUpdate | None) -> None:

@@ -209,3 +209,25 @@ class ImportManuscriptParams(BaseModel):
     filename: str = Field(default="", max_length=255, description="Shown only, never a path")
     reindex: bool = Field(default=True, description="Index the book once imported")
     summarize: bool = Field(default=False, description="Also queue LLM summaries of chapters")
+
+
+class ExtractFactsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(
+        default=False, description="Extract again even if this text was extracted already"
+    )
+    use_llm: bool = Field(
+        default=True,
+        description="Type entities and find facts with the LLM (false: name candidates only)",
+    )
+
+
+class BuildBibleParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(default=False, description="Extract every chapter again")
+    use_llm: bool = Field(
+        default=True,
+        description="Type entities and find facts with the LLM (false: name candidates only)",
+    )

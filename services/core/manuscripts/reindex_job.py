@@ -14,6 +14,7 @@ the vector index is usable long before they are done.
 
 from __future__ import annotations
 
+from services.core.bible.job import request_build
 from services.core.chapters.repository import ChapterRepository
 from services.core.db import transaction
 from services.core.jobs import outbox
@@ -40,6 +41,9 @@ def run_reindex_book(ctx: JobContext) -> JobOutput:
                         kind="summarize_chapter", book_id=ctx.book_id, chapter_id=chapter.id
                     )
                     summaries += create_job(session, request, queue=Queue.LLM).created
+        # The story bible follows the manuscript: one fan-out for the book (its chapters
+        # already extracted are skipped), on the llm queue beside the indexing.
+        bible = ctx.settings.bible_auto_extract and request_build(session, ctx.book_id)
         follow_ups = outbox.take(session)
     total = len(chapters)
     skipped = total - len(to_index)
@@ -50,6 +54,7 @@ def run_reindex_book(ctx: JobContext) -> JobOutput:
         total=total,
         skipped=skipped,
         summaries_queued=summaries,
+        bible_queued=bool(bible),
         message=f"Indexing {len(to_index)} of {total} chapters ({skipped} already indexed)",
     )
     return JobOutput(result=plan, await_children=True, follow_ups=follow_ups)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import time
 
+from services.core.bible.job import request_extraction
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text, get_chapter
 from services.core.db import transaction
 from services.core.errors import DomainError
 from services.core.jobs.context import JobContext, JobOutput, JobStopped
+from services.core.jobs.outbox import FollowUp
+from services.core.jobs.repository import JobRepository
 from services.core.jobs.schemas import IndexChapterParams
 from services.core.llm.client import LLMError
 from services.core.memory.indexer import IndexOutcome, index_chapter, summary_id
@@ -33,7 +36,20 @@ def run_index_chapter(ctx: JobContext) -> JobOutput:
     ctx.reporter.progress(0.5, f"Indexed {outcome.chunks} passages")
     if params.summarize:
         result["summary"] = _summarize(ctx, outcome.content_hash)
-    return JobOutput(result=result)
+    return JobOutput(result=result, follow_ups=_bible_follow_up(ctx))
+
+
+def _bible_follow_up(ctx: JobContext) -> list[FollowUp]:
+    """The chapter's story-bible extraction, after an author's save (BIBLE_AUTO_EXTRACT). A
+    whole-book reindex asks for one `build_bible` instead of a job per chapter."""
+    assert ctx.chapter_id is not None and ctx.book_id is not None
+    if not ctx.settings.bible_auto_extract:
+        return []
+    with transaction(ctx.sessions) as session:
+        job = JobRepository(session).get(ctx.job_id)
+        if job is not None and job.parent_id is not None:
+            return []
+        return request_extraction(session, ctx.book_id, ctx.chapter_id)
 
 
 def _index_with_retries(ctx: JobContext, force: bool) -> IndexOutcome:

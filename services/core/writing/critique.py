@@ -12,6 +12,7 @@ from services.core.jobs.schemas import CritiqueParams
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
+from services.core.writing.bible_context import bible_block, read_bible
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import empty_note, recall
@@ -93,7 +94,10 @@ def run_critique(ctx: JobContext) -> JobOutput:
     plan = prompt_plan(ctx)
     chapter_text, truncated = fit_for_review(text, plan.chapter_chars)
     passages, passages_block = passages_for_prompt(passages, plan, language)
+    named = text + "\n" + (params.focus or "")
+    bible = read_bible(ctx, plan, as_of_position=position, text=named)
     messages = load_prompt("critique", language, plan.profile).render(
+        bible=bible_block(bible, language),
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
         passages=passages_block,
@@ -126,6 +130,8 @@ def run_critique(ctx: JobContext) -> JobOutput:
             "prompt_profile": plan.profile,
             "context_truncated": truncated,
             "passages": [p.doc_id for p in passages],
+            # The story bible's facts the prompt held (chapters up to this one only).
+            "bible_facts": bible.fact_ids,
         },
     }
     return JobOutput(

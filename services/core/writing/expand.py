@@ -28,6 +28,7 @@ from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
+from services.core.writing.bible_context import bible_block, read_bible
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import recall
 from services.core.writing.suggest import fit_chapter_text
@@ -61,6 +62,7 @@ QUERY_CHARS = 1000  # the embedding model reads ~256 tokens; a longer query is t
 class StartingPoint:
     title: str | None
     text: str | None
+    position: int | None = None  # the chapter's; None: the scene comes after the whole book
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,12 @@ def run_expand(ctx: JobContext) -> JobOutput:
         if start.text
         else (NO_CHAPTER[lang], False)
     )
+    named = "\n".join(
+        [start.text or "", describe_idea(params.idea, language), params.instructions or ""]
+    )
+    bible = read_bible(ctx, plan, as_of_position=start.position, text=named)
     messages = load_prompt("expand", language, plan.profile).render(
+        bible=bible_block(bible, language),
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
         synopsis=synopsis or NOT_GIVEN[lang],
@@ -155,7 +162,11 @@ def run_expand(ctx: JobContext) -> JobOutput:
         ctx.reporter.progress(0.94, "Saving the scene as a chapter")
         saved = _save_scene(ctx, title, completion.text.strip())
     ctx.reporter.progress(0.97, "Saving the scene")
-    return _output(completion.text, completion, title, language, passages, truncated, saved, notes)
+    output = _output(
+        completion.text, completion, title, language, passages, truncated, saved, notes
+    )
+    output.result["receipt"]["bible_facts"] = bible.fact_ids
+    return output
 
 
 def _starting_point(session: Session, ctx: JobContext, params: ExpandParams) -> StartingPoint:
@@ -163,7 +174,7 @@ def _starting_point(session: Session, ctx: JobContext, params: ExpandParams) -> 
         return StartingPoint(None, None)
     assert ctx.chapter_id is not None
     chapter = get_chapter(session, ctx.chapter_id, book_id=ctx.book_id)
-    return StartingPoint(chapter.title, current_text(session, chapter).text)
+    return StartingPoint(chapter.title, current_text(session, chapter).text, chapter.position)
 
 
 def _index_jobs(ctx: JobContext) -> IndexJobs:

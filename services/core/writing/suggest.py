@@ -11,6 +11,8 @@ from services.core.llm.client import Completion
 from services.core.llm.prompts import load_prompt, template_language
 from services.core.memory.retrieval import search_memory
 from services.core.memory.store import Passage
+from services.core.writing.bible_context import NOTHING as BIBLE_NOTHING
+from services.core.writing.bible_context import bible_block, read_bible
 from services.core.writing.chapter_context import read_chapter
 from services.core.writing.progress import passages_for_prompt, prompt_plan, stream_text
 from services.core.writing.recall import Recall, recall
@@ -44,9 +46,11 @@ def build_messages(
     params: SuggestParams,
     memory: str | None = None,
     profile: str = "full",
+    bible: str | None = None,
 ) -> list[dict[str, str]]:
     lang = template_language(language)
     return load_prompt("suggest", language, profile).render(
+        bible=bible or BIBLE_NOTHING[lang],
         memory=memory or NO_MEMORY[lang],
         book_title=book_title,
         genre=genre or NOT_GIVEN[lang],
@@ -70,6 +74,8 @@ def run_suggest(ctx: JobContext) -> JobOutput:
     recalled = related_passages(ctx, chapter_text)
     retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
     passages, memory = passages_for_prompt(recalled.passages, plan, language)
+    named = chapter_text + "\n" + (params.instructions or "")
+    bible = read_bible(ctx, plan, as_of_position=c.position, text=named)
     messages = build_messages(
         language=language,
         book_title=book_title,
@@ -80,6 +86,7 @@ def run_suggest(ctx: JobContext) -> JobOutput:
         params=params,
         memory=memory,
         profile=plan.profile,
+        bible=bible_block(bible, language),
     )
     completion = stream_text(
         ctx,
@@ -91,18 +98,20 @@ def run_suggest(ctx: JobContext) -> JobOutput:
         end=0.95,
     )
     ctx.reporter.progress(0.97, "Saving the suggestions")
+    result = _result(
+        completion,
+        chapter_title,
+        revision_number,
+        truncated,
+        language,
+        passages,
+        retrieval_ms,
+        plan.profile,
+    )
+    # The story bible's facts the prompt held (chapters up to this one only).
+    result["receipt"]["bible_facts"] = bible.fact_ids
     return JobOutput(
-        result=_result(
-            completion,
-            chapter_title,
-            revision_number,
-            truncated,
-            language,
-            passages,
-            retrieval_ms,
-            plan.profile,
-        )
-        | {"notes": recalled.notes},
+        result=result | {"notes": recalled.notes},
         artifact=ArtifactDraft(kind="suggestion", title=chapter_title, text=completion.text),
     )
 

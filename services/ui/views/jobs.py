@@ -32,6 +32,8 @@ KINDS = (
     "reindex_book",
     "index_chapter",
     "summarize_chapter",
+    "extract_facts",
+    "build_bible",
 )
 # The list refreshes itself while the page is open, so running jobs move without a click.
 REFRESH_EVERY_S = 2.0

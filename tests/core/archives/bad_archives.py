@@ -120,8 +120,14 @@ def _future(manifest: dict[str, object], _: Members) -> None:
     manifest["format_version"] = 99
 
 
-def _bible(manifest: dict[str, object], members: Members) -> None:
-    manifest["sections"] = {**manifest["sections"], "bible": 1}  # type: ignore[dict-item]
+def _future_section(manifest: dict[str, object], members: Members) -> None:
+    manifest["sections"] = {**manifest["sections"], "continuity": 1}  # type: ignore[dict-item]
+
+
+def _moved_quote(_: dict[str, object], members: Members) -> None:
+    bible = json.loads(members["bible.json"])
+    bible["facts"][0]["start"] += 1
+    members["bible.json"] = json.dumps(bible).encode()
 
 
 def _evil_id(_: dict[str, object], members: Members) -> None:
@@ -175,7 +181,8 @@ BAD_ARCHIVES = [
         with_member("files/extra.md", b"extra", listed=False),
     ),
     BadArchive("future format", 422, "newer than this Copiloto", edit(_future)),
-    BadArchive("unknown section", 422, "'bible' section", edit(_bible)),
+    BadArchive("unknown section", 422, "'continuity' section", edit(_future_section)),
+    BadArchive("bible quote off its offsets", 422, "not at its offsets", edit(_moved_quote)),
     BadArchive("unsafe id", 422, "book.json", edit(_evil_id)),
     BadArchive("unknown field", 422, "owner", edit(_unknown_field)),
     BadArchive("text over MAX_TEXT_CHARS", 422, "MAX_TEXT_CHARS", edit(_long_text)),

@@ -14,11 +14,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.artifacts.models import Artifact
+from services.core.bible import service as bible
+from services.core.bible.extraction import ExtractedFact, extract_chapter
+from services.core.bible.models import (
+    BibleAlias,
+    BibleEntity,
+    BibleExtraction,
+    BibleFact,
+    BibleMention,
+)
+from services.core.bible.schemas import EntityCreate, EntityUpdate
 from services.core.books.models import Book
 from services.core.books.schemas import BookCreate
 from services.core.books.service import create_book
 from services.core.chapters.models import Chapter, ChapterRevision
-from services.core.chapters.service import save_new_chapter, set_metadata, update_chapter
+from services.core.chapters.service import (
+    current_text,
+    get_chapter,
+    save_new_chapter,
+    set_metadata,
+    update_chapter,
+)
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory, transaction
 from services.core.files import ChapterFiles
@@ -128,7 +144,35 @@ def make_book(install: Install, title: str = "Dom Casmurro") -> str:
             )  # fmt: skip
     for chapter_id, chapter_title, text in chapters:
         files.write_chapter(book_id, chapter_id, chapter_title, text)
+    _make_bible(install, book_id, second.chapter.id)
     return book_id
+
+
+def _make_bible(install: Install, book_id: str, chapter_id: str) -> None:
+    """The second chapter's entities and one quoted fact, an author's entity, a tombstone."""
+    with transaction(install.sessions) as session:
+        chapter = get_chapter(session, chapter_id)
+        revision = current_text(session, chapter)
+        bible.create_entity(
+            session, book_id, EntityCreate(kind="character", name="Capitolina", aliases=["Capitu"])
+        )
+        known = bible.known_entities(session, book_id)
+        extraction = extract_chapter(revision.text, language="pt-BR", llm=None, known=known)
+        quote = "Capitu tinha olhos de ressaca"
+        start = revision.text.index(quote)
+        extraction.facts = [
+            ExtractedFact("Capitolina", "appearance", "olhos de ressaca", quote, start,
+                          start + len(quote), None)
+        ]  # fmt: skip
+        bible.store_extraction(
+            session, chapter=chapter, revision=revision.number,
+            content_hash=chapter.content_hash, text=revision.text, extraction=extraction,
+        )  # fmt: skip
+        bible.create_entity(
+            session, book_id, EntityCreate(kind="place", name="Engenho Novo", aliases=["Engenho"])
+        )
+        made = bible.create_entity(session, book_id, EntityCreate(kind="object", name="Trem"))
+        bible.update_entity(session, book_id, made.id, EntityUpdate(kind="place"))
 
 
 SKIP = {"chapter_revision": {"id"}}  # a serial: renumbered by the catalog it lands in
@@ -136,6 +180,40 @@ SKIP = {"chapter_revision": {"id"}}  # a serial: renumbered by the catalog it la
 
 def book_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every catalog row of the book (not its jobs), as comparable dicts."""
+    rows = _book_rows(install, book_id)
+    rows.update(_bible_rows(install, book_id))
+    return rows
+
+
+def _bible_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The book's story bible; an alias's serial id is replaced by its name."""
+    with transaction(install.sessions) as session:
+        aliases = session.scalars(select(BibleAlias).where(BibleAlias.book_id == book_id)).all()
+        names = {a.id: a.name for a in aliases}
+        mentions = session.scalars(
+            select(BibleMention).where(BibleMention.alias_id.in_(list(names)))
+        ).all()
+
+        def rows(model: Any) -> list[dict[str, Any]]:
+            found = session.scalars(select(model).where(model.book_id == book_id)).all()
+            return sorted(
+                ({c.key: getattr(r, c.key) for c in r.__mapper__.column_attrs} for r in found),
+                key=repr,
+            )
+
+        return {
+            "bible_entity": rows(BibleEntity),
+            "bible_fact": rows(BibleFact),
+            "bible_extraction": rows(BibleExtraction),
+            "bible_alias": sorted(
+                ({"entity_id": a.entity_id, "name": a.name, "key": a.key} for a in aliases),
+                key=repr,
+            ),
+            "bible_mention": sorted((names[m.alias_id], m.chapter_id, m.count) for m in mentions),
+        }
+
+
+def _book_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]]]:
 
     def plain(row: Any) -> dict[str, Any]:
         table = row.__table__

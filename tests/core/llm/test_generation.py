@@ -44,6 +44,7 @@ class ScriptedLLM:
 
 
 MESSAGES = load_prompt("suggest", "pt-BR").render(
+    bible="(nada)",
     memory="(nada)",
     book_title="O Mar",
     genre="drama",
@@ -133,6 +134,7 @@ def test_an_answer_that_is_only_an_echo_fails() -> None:
 
 def test_book_text_quoted_in_the_answer_is_not_an_echo() -> None:
     messages = load_prompt("critique", "pt-BR").render(
+        bible="(nada)",
         book_title="O Mar",
         genre="drama",
         passages="[cap. 1 — A partida]\nAna tinha os olhos verdes como o mar de inverno.",
