@@ -619,6 +619,7 @@ JOB_MESSAGES: dict[str, dict[str, str]] = {
         "retrying": "nova tentativa",
         "The model started repeating itself; trying again with stronger repetition controls": "O modelo começou a se repetir; tentando de novo com controles de repetição mais fortes",
         "The model gave an empty answer; trying again": "O modelo deu uma resposta vazia; tentando de novo",
+        "The answer was tidied: the repeated or copied text is left out": "A resposta foi arrumada: o texto repetido ou copiado ficou de fora",
         "{n} tokens": "{n} tokens",
         "Queued": "Na fila",
         "Reading {n}": "Lendo {n}",

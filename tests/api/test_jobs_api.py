@@ -37,7 +37,9 @@ def test_suggest_round_trip_streams_progress_then_final(
     events = follow(api, job["id"])
     kinds = [e.event for e in events]
     assert kinds[0] == "status" and kinds[-1] == "final"
-    deltas = [e.data["text"] for e in events if e.event == "delta"]
+    # A `reset` tells clients to drop what streamed before it (a retry, or the tidied answer).
+    last_reset = max((i for i, e in enumerate(events) if e.event == "reset"), default=-1)
+    deltas = [e.data["text"] for e in events[last_reset + 1 :] if e.event == "delta"]
     assert deltas, "the generation must stream text deltas"
     progress = [e.data["progress"] for e in events if e.event == "progress"]
     assert progress == sorted(progress) and progress[-1] > progress[0]

@@ -34,6 +34,7 @@ REPETITION_WARNING = {
 }
 RETRY_MESSAGE = "The model started repeating itself; trying again with stronger repetition controls"
 EMPTY_RETRY_MESSAGE = "The model gave an empty answer; trying again"
+TIDIED_MESSAGE = "The answer was tidied: the repeated or copied text is left out"
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,15 @@ def generate_text(
     attempts: list[dict[str, Any]] = []
     completion: Completion | None = None
     verdict: LoopVerdict | None = None
+    streamed: list[str] = []
     for attempt in (1, 2):
         guard = LoopGuard() if options.guard else None
+        streamed.clear()
 
         def piece(text: str, guard: LoopGuard | None = guard) -> None:
             if guard is not None:
                 guard.feed(text)
+            streamed.append(text)
             on_delta(text)
 
         completion = llm.stream_chat(
@@ -121,6 +125,11 @@ def generate_text(
                 f"the model answered {what} (finish_reason: {completion.finish_reason}, "
                 f"{len(attempts)} attempt(s)); try again, or use a larger model (GPU presets)"
             )
+    if completion.text != "".join(streamed):
+        # Clients show what streamed; the result is the tidied text, so they start over with it
+        # (the same `reset` a retry sends) and stream and result always agree.
+        on_reset(TIDIED_MESSAGE)
+        on_delta(completion.text)
     share = repeated_ngram_share(completion.text)
     flagged = truncated_at is not None or share > FLAG_SHARE
     if flagged:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.core.llm.client import Completion
-from services.core.llm.generation import GenerationOptions, generate_text
+from services.core.llm.generation import TIDIED_MESSAGE, GenerationOptions, generate_text
 from services.core.llm.output_checks import EmptyOutputError, clean_echo, echo_found
 from services.core.llm.prompts import load_prompt
 from services.core.llm.sampling import Sampling
@@ -33,14 +33,15 @@ class ScriptedLLM:
         self.calls.append(kw)
         text = self.answers.pop(0)
         sent, finish = "", "stop"
-        for piece in text.split(" "):
-            piece += " "
+        words = text.split(" ")
+        for n, piece in enumerate(words):
+            piece += " " if n < len(words) - 1 else ""  # the pieces join to the text, as real
             sent += piece
             kw["on_delta"](piece)
             if kw.get("stop") is not None and kw["stop"]():
                 finish = "stopped"
                 break
-        return Completion(sent.rstrip(), finish, "book-llm", 100, len(sent.split()))
+        return Completion(sent, finish, "book-llm", 100, len(sent.split()))
 
 
 MESSAGES = load_prompt("suggest", "pt-BR").render(
@@ -111,7 +112,7 @@ def test_an_empty_answer_is_retried_then_fails_with_a_reason() -> None:
 
 def test_guard_off_leaves_the_loop_as_the_model_wrote_it() -> None:
     completion, _, _ = run(ScriptedLLM(LOOP), sampling=None, guard=False, checks=False)
-    assert completion.text == LOOP.rstrip() and completion.guard is None
+    assert completion.text == LOOP and completion.guard is None
 
 
 def test_prompt_echo_is_cleaned_and_recorded() -> None:
@@ -145,3 +146,11 @@ def test_book_text_quoted_in_the_answer_is_not_an_echo() -> None:
     )
     quote = "O capítulo diz: Ana tinha os olhos castanhos, escuros como a terra molhada do quintal."
     assert not echo_found(quote, messages)
+
+
+def test_a_tidied_answer_is_streamed_again_so_stream_and_result_agree() -> None:
+    echoed = GOOD + "\n<capitulo>"
+    completion, deltas, resets = run(ScriptedLLM(echoed))
+    assert completion.text == GOOD.rstrip()
+    assert resets == [TIDIED_MESSAGE]
+    assert deltas[-1] == completion.text, "after the reset the tidied text streams whole"
