@@ -674,8 +674,9 @@ class ApiClient:
         return Download(name, media_type, response.content)
 
     # The story bible
-    def build_bible(self, book_id: str, *, force: bool = False) -> Job:
-        return self.submit_job("build_bible", book_id=book_id, params={"force": force})
+    def build_bible(self, book_id: str, *, force: bool = False, use_llm: bool = True) -> Job:
+        params = {"force": force, "use_llm": use_llm}
+        return self.submit_job("build_bible", book_id=book_id, params=params)
 
     def bible_entities(
         self, book_id: str, *, kind: str | None = None, q: str | None = None, limit: int = 500
