@@ -302,6 +302,17 @@ class Presence(TypedDict):
     entities: list[PresenceEntity]
 
 
+class BibleNote(TypedDict):
+    id: int
+    text: str
+    source: str
+    created_at: str
+
+
+class BibleNotes(TypedDict):
+    items: list[BibleNote]
+
+
 class BibleImportReport(TypedDict):
     dry_run: bool
     created: list[dict[str, Any]]
@@ -728,6 +739,10 @@ class ApiClient:
 
     def delete_bible_fact(self, book_id: str, fact_id: str) -> None:
         self._send("DELETE", f"/books/{book_id}/bible/facts/{fact_id}")
+
+    def bible_notes(self, book_id: str, entity_id: str) -> list[BibleNote]:
+        path = f"/books/{book_id}/bible/entities/{entity_id}/notes"
+        return cast(BibleNotes, self._request("GET", path))["items"]
 
     def bible_presence(self, book_id: str) -> Presence:
         return cast(Presence, self._request("GET", f"/books/{book_id}/bible/presence"))

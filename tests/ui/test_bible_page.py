@@ -9,6 +9,7 @@ cannot drive: the import is tested in tests/api/test_bible_portability.py."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -188,3 +189,30 @@ def test_the_export_prepares_a_download(app: AppTest, built: tuple[str, list[str
     assert not app.exception and not app.error
     ready = app.session_state.bible_export_file
     assert ready.name.endswith(".bible.md") and b"### Bentinho" in ready.data
+
+
+def test_notes_show_and_two_entities_merge(
+    app: AppTest, bapi: httpx.Client, built: tuple[str, list[str], str]
+) -> None:
+    book, _, _ = built
+    lore = {"entries": [{"displayName": "Sancha", "keys": ["Sancha"], "text": "Amiga de Capitu."}]}
+    imported = bapi.post(
+        f"{bible(book)}/import",
+        params={"format": "novelai"},
+        files={"file": ("lore.json", json.dumps(lore).encode(), "application/json")},
+    )
+    assert imported.status_code == 200, imported.text
+    items = bapi.get(f"{bible(book)}/entities", params={"limit": 500}).json()["items"]
+    ids = {e["name"]: e["id"] for e in items}
+    open_book(app, book, page="bible")
+    app.selectbox(key="bible_entity").select(ids["Sancha"]).run()
+    assert any("Amiga de Capitu." in v for v in values(app.info))
+
+    app.selectbox(key="bible_entity").select(ids["Escobar"]).run()
+    app.multiselect(key=f"bible_merge_{ids['Escobar']}").select(ids["Sancha"]).run()
+    app.button(key=f"bible_merge_button_{ids['Escobar']}").click().run()
+    assert not app.exception
+    assert "Entidades unidas." in values(app.success)
+    merged = bapi.get(f"{bible(book)}/entities/{ids['Escobar']}").json()
+    assert "Sancha" in merged["aliases"]
+    assert bapi.get(f"{bible(book)}/entities/{ids['Sancha']}").status_code == 404

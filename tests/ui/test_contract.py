@@ -49,6 +49,7 @@ CONTRACT: list[tuple[Any, str, str, str, bool]] = [
         True,
     ),
     (ui.BibleFact, "patch", "/books/{book_id}/bible/facts/{fact_id}", "200", True),
+    (ui.BibleNotes, "get", "/books/{book_id}/bible/entities/{entity_id}/notes", "200", True),
     (ui.Presence, "get", "/books/{book_id}/bible/presence", "200", True),
     (ui.BibleImportReport, "post", "/books/{book_id}/bible/import", "200", True),
     (ui.MemoryStatus, "get", "/chroma/status", "200", True),

@@ -3,21 +3,24 @@ import (our JSON, SillyTavern or NovelAI lorebooks) with a dry-run preview of th
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.api.deps import BookId, StateDep
 from services.core.bible.portability import (
     MEDIA_TYPES,
+    entity_notes,
     export_bible,
     export_file_name,
     import_bible,
 )
 from services.core.books.service import get_book
 from services.core.db import transaction
+from services.core.ids import ID_PATTERN
 
 router = APIRouter(prefix="/books/{book_id}/bible", tags=["bible"])
 
@@ -32,6 +35,17 @@ class ImportReportOut(BaseModel):
     skipped_facts: list[dict[str, Any]] = Field(
         description="Facts whose quote is not in this book's chapters as they are now"
     )
+
+
+class NoteOut(BaseModel):
+    id: int
+    text: str
+    source: str = Field(description="Where it came from: json, sillytavern or novelai")
+    created_at: datetime
+
+
+class NotesOut(BaseModel):
+    items: list[NoteOut]
 
 
 # The JSON downloads: ours (format, version, book, chapters, entities) or World Info (entries).
@@ -97,3 +111,20 @@ def import_file(
         if dry_run:
             session.rollback()
     return ImportReportOut(**report.as_dict())
+
+
+@router.get("/entities/{entity_id}/notes")
+def get_notes(
+    book_id: BookId,
+    state: StateDep,
+    entity_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=64)],
+) -> NotesOut:
+    """An entity's notes: imported lorebook text, which quotes no chapter (not facts)."""
+    with transaction(state.sessions) as session:
+        notes = entity_notes(session, book_id, entity_id)
+        return NotesOut(
+            items=[
+                NoteOut(id=n.id, text=n.text, source=n.source, created_at=n.created_at)
+                for n in notes
+            ]
+        )

@@ -182,6 +182,12 @@ def export_bible(session: Session, book_id: str, fmt: str) -> bytes:
     raise InvalidInput(f"unknown export format {fmt!r}: use json, markdown or sillytavern")
 
 
+def entity_notes(session: Session, book_id: str, entity_id: str) -> list[BibleNote]:
+    """An entity's notes (imported lorebook text), oldest first; 404 for an unknown entity."""
+    service.get_entity(session, book_id, entity_id)
+    return notes_of_book(session, book_id).get(entity_id, [])
+
+
 # Parsing (every check before anything changes)
 
 

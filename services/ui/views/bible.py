@@ -249,6 +249,9 @@ def entity_section(api: ApiClient, book: Book, entity_id: str, t: Labels) -> Non
             else t.t("bible_origin_extracted"),
         )
     )
+    notes = shown(lambda: api.bible_notes(book["id"], entity_id)) or []
+    for note in notes:
+        st.info(t.t("bible_note", source=note["source"]) + "\n\n" + note["text"])
     with st.expander(t.t("bible_edit")):
         edit_entity(api, book, entity, t)
     timeline(api, book, entity, t)
