@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.api.limits import UPLOAD_PATH
 from services.core.bible import portability, service
 from services.core.bible.notes import notes_of_book
 from services.core.bible.schemas import EntityCreate, FactUpdate
@@ -19,7 +20,7 @@ from services.core.books.schemas import BookCreate
 from services.core.books.service import create_book
 from services.core.chapters.service import save_new_chapter
 from services.core.db import make_engine, make_session_factory, transaction
-from services.core.errors import InvalidInput
+from services.core.errors import InvalidInput, PayloadTooLarge
 from services.core.migrate import downgrade, upgrade
 from tests.core.bible.test_service import CHAPTERS, Book, build, entity_id
 
@@ -252,3 +253,11 @@ def test_conflicts_are_listed_and_the_authors_edits_kept(sessions: sessionmaker[
     assert [(c["field"], c["existing"], c["incoming"]) for c in report.conflicts] == [
         ("kind", "place", "character")
     ]
+
+
+def test_a_file_over_the_upload_limit_is_refused(sessions: sessionmaker[Session]) -> None:
+    book = new_book(sessions)
+    data = json.dumps(SILLYTAVERN).encode()
+    with transaction(sessions) as s, pytest.raises(PayloadTooLarge, match="MAX_UPLOAD_BYTES"):
+        portability.import_bible(s, book.id, data, "sillytavern", dry_run=False, max_bytes=10)
+    assert UPLOAD_PATH.match(f"/books/{book.id}/bible/import")  # the upload limit, not the body's
