@@ -150,6 +150,8 @@ def test_the_timeline_shows_quotes_and_edits_round_trip(
     assert not app.exception
     assert bapi.get(f"{bible(book)}/entities/{capitu}").json()["facts"][0]["pinned"] is True
     assert any("📌" in m for m in values(app.markdown))
+    app.button(key=f"bible_mark_{fact_id}").click().run()
+    assert bapi.get(f"{bible(book)}/entities/{capitu}").json()["facts"][0]["intentional"] is True
 
     # Rename and give an alias in place.
     app.text_input(key=f"bible_name_{capitu}").input("Capitolina").run()
@@ -166,6 +168,13 @@ def test_the_timeline_shows_quotes_and_edits_round_trip(
     assert app.session_state.page == "editor"
     assert app.session_state.chapter_id == chapters[0]
     assert "Capitu tinha catorze anos" in app.session_state.editor_text
+
+    # A fact deleted from the timeline is gone from the API too.
+    open_book(app, book, page="bible")
+    app.selectbox(key="bible_entity").select(capitu).run()
+    app.button(key=f"bible_delete_fact_{fact_id}").click().run()
+    assert bapi.get(f"{bible(book)}/entities/{capitu}").json()["facts"] == []
+    assert "“Capitu tinha catorze anos”" not in values(app.caption)
 
     # An author-made entity asks for confirmation before it goes.
     made = bapi.post(
