@@ -16,6 +16,7 @@ from services.api.routers import (
     archives,
     artifacts,
     bible,
+    bible_portability,
     books,
     chapters,
     health,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         manuscripts,
         archives,
         bible,
+        bible_portability,
         metrics,
     ):
         app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)

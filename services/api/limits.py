@@ -7,7 +7,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UPLOAD_PATH = re.compile(r"^/books/[^/]+/import$")
+UPLOAD_PATH = re.compile(r"^/books/[^/]+(/bible)?/import$")
 # Book archives (a whole book with every revision) have their own limit, MAX_ARCHIVE_BYTES.
 RESTORE_PATH = re.compile(r"^/books/restore$")
 

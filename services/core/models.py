@@ -8,6 +8,7 @@ from services.core.bible.models import (
     BibleFact,
     BibleMention,
 )
+from services.core.bible.notes import BibleNote
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
 from services.core.db import Base
@@ -21,6 +22,7 @@ __all__ = [
     "BibleExtraction",
     "BibleFact",
     "BibleMention",
+    "BibleNote",
     "Book",
     "Chapter",
     "ChapterRevision",

@@ -237,6 +237,90 @@ class RestoredBook(TypedDict):
     reindex_job_id: str | None
 
 
+class BibleEntity(TypedDict):
+    id: str
+    kind: str
+    name: str
+    aliases: list[str]
+    origin: str
+    mentions: int
+    chapters: list[str]
+    facts: int
+
+
+class BibleEntityPage(TypedDict):
+    items: list[BibleEntity]
+    total: int
+
+
+class BibleFact(TypedDict):
+    id: str
+    entity_id: str
+    attribute: str
+    value: str
+    chapter_id: str
+    chapter_position: int
+    chapter_title: str
+    revision: int
+    until_chapter_id: str | None
+    story_time: str | None
+    quote: str
+    start: int
+    end: int
+    origin: str
+    pinned: bool
+    intentional: bool
+
+
+class BibleEntityDetail(TypedDict):
+    id: str
+    kind: str
+    name: str
+    aliases: list[str]
+    origin: str
+    mentions: int
+    chapters: list[str]
+    facts: list[BibleFact]
+
+
+class PresenceChapter(TypedDict):
+    id: str
+    title: str
+    position: int
+    words: int
+
+
+class PresenceEntity(TypedDict):
+    id: str
+    name: str
+    kind: str
+    counts: list[int]
+
+
+class Presence(TypedDict):
+    chapters: list[PresenceChapter]
+    entities: list[PresenceEntity]
+
+
+class BibleNote(TypedDict):
+    id: int
+    text: str
+    source: str
+    created_at: str
+
+
+class BibleNotes(TypedDict):
+    items: list[BibleNote]
+
+
+class BibleImportReport(TypedDict):
+    dry_run: bool
+    created: list[dict[str, Any]]
+    updated: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+    skipped_facts: list[dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Download:
     name: str
@@ -599,6 +683,95 @@ class ApiClient:
         name = disposition.partition('filename="')[2].rstrip('"') or f"book.{fmt}"
         media_type = response.headers.get("content-type", "application/octet-stream")
         return Download(name, media_type, response.content)
+
+    # The story bible
+    def build_bible(self, book_id: str, *, force: bool = False, use_llm: bool = True) -> Job:
+        params = {"force": force, "use_llm": use_llm}
+        return self.submit_job("build_bible", book_id=book_id, params=params)
+
+    def bible_entities(
+        self, book_id: str, *, kind: str | None = None, q: str | None = None, limit: int = 500
+    ) -> BibleEntityPage:
+        params = _present({"kind": kind, "q": q or None, "limit": limit})
+        return cast(
+            BibleEntityPage,
+            self._request("GET", f"/books/{book_id}/bible/entities", params=params),
+        )
+
+    def bible_entity(self, book_id: str, entity_id: str) -> BibleEntityDetail:
+        path = f"/books/{book_id}/bible/entities/{entity_id}"
+        return cast(BibleEntityDetail, self._request("GET", path))
+
+    def update_bible_entity(
+        self,
+        book_id: str,
+        entity_id: str,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> BibleEntityDetail:
+        body = _present({"name": name, "kind": kind, "aliases": aliases})
+        path = f"/books/{book_id}/bible/entities/{entity_id}"
+        return cast(BibleEntityDetail, self._request("PATCH", path, json=body))
+
+    def delete_bible_entity(self, book_id: str, entity_id: str, *, confirm: bool = False) -> None:
+        path = f"/books/{book_id}/bible/entities/{entity_id}"
+        self._send("DELETE", path, params={"confirm": str(confirm).lower()})
+
+    def merge_bible_entities(
+        self, book_id: str, entity_id: str, other_ids: list[str]
+    ) -> BibleEntityDetail:
+        path = f"/books/{book_id}/bible/entities/{entity_id}/merge"
+        return cast(BibleEntityDetail, self._request("POST", path, json={"other_ids": other_ids}))
+
+    def update_bible_fact(
+        self,
+        book_id: str,
+        fact_id: str,
+        *,
+        pinned: bool | None = None,
+        intentional: bool | None = None,
+    ) -> BibleFact:
+        body = _present({"pinned": pinned, "intentional": intentional})
+        path = f"/books/{book_id}/bible/facts/{fact_id}"
+        return cast(BibleFact, self._request("PATCH", path, json=body))
+
+    def delete_bible_fact(self, book_id: str, fact_id: str) -> None:
+        self._send("DELETE", f"/books/{book_id}/bible/facts/{fact_id}")
+
+    def bible_notes(self, book_id: str, entity_id: str) -> list[BibleNote]:
+        path = f"/books/{book_id}/bible/entities/{entity_id}/notes"
+        return cast(BibleNotes, self._request("GET", path))["items"]
+
+    def bible_presence(self, book_id: str) -> Presence:
+        return cast(Presence, self._request("GET", f"/books/{book_id}/bible/presence"))
+
+    def export_bible(self, book_id: str, fmt: str) -> Download:
+        response = self._send(
+            "GET",
+            f"/books/{book_id}/bible/export",
+            params={"format": fmt},
+            timeout=self.upload_timeout_s,
+        )
+        disposition = response.headers.get("content-disposition", "")
+        name = disposition.partition('filename="')[2].rstrip('"') or f"bible.{fmt}"
+        media_type = response.headers.get("content-type", "application/octet-stream")
+        return Download(name, media_type, response.content)
+
+    def import_bible(
+        self, book_id: str, fmt: str, filename: str, data: bytes, *, dry_run: bool
+    ) -> BibleImportReport:
+        return cast(
+            BibleImportReport,
+            self._request(
+                "POST",
+                f"/books/{book_id}/bible/import",
+                params={"format": fmt, "dry_run": str(dry_run).lower()},
+                files={"file": (filename, data)},
+                timeout=self.upload_timeout_s,
+            ),
+        )
 
     # Archives and the trash
     def download_archive(self, book_id: str) -> Download:

@@ -89,6 +89,12 @@ class BibleAliasRecord(_Record):
     )
 
 
+class BibleNoteRecord(_Record):
+    text: str = Field(min_length=1, max_length=20_000)
+    source: str = Field(min_length=1, max_length=32)
+    created_at: Timestamp
+
+
 class BibleEntityRecord(_Record):
     id: Id
     kind: str = Field(min_length=1, max_length=16)
@@ -99,6 +105,9 @@ class BibleEntityRecord(_Record):
     created_at: Timestamp
     updated_at: Timestamp
     aliases: list[BibleAliasRecord] = Field(default_factory=list)
+    notes: list[BibleNoteRecord] = Field(
+        default_factory=list, description="Notes that quote no chapter (imported lorebook text)"
+    )
 
 
 class BibleFactRecord(_Record):

@@ -37,6 +37,7 @@ from services.core.bible.models import (
     BibleFact,
     BibleMention,
 )
+from services.core.bible.notes import BibleNote, notes_of_book
 from services.core.bible.repository import BibleRepository
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
@@ -378,6 +379,7 @@ class BibleSection:
         for alias in repo.aliases(book_id):
             names.setdefault(alias.entity_id, []).append(alias)
         mentions = repo.alias_mentions(book_id)
+        notes = notes_of_book(source.session, book_id)
         entities = [
             {
                 "id": e.id,
@@ -391,6 +393,10 @@ class BibleSection:
                 "aliases": [
                     {"name": a.name, "origin": a.origin, "mentions": mentions.get(a.id, {})}
                     for a in names.get(e.id, [])
+                ],
+                "notes": [
+                    {"text": n.text, "source": n.source, "created_at": iso(n.created_at)}
+                    for n in notes.get(e.id, [])
                 ],
             }
             for e in repo.entities(book_id, with_deleted=True)
@@ -517,6 +523,16 @@ class BibleSection:
                             alias_id=row.id, chapter_id=ids.chapters[chapter_id], count=count
                         )
                     )
+            for note in entity.notes:
+                session.add(
+                    BibleNote(
+                        book_id=ids.book,
+                        entity_id=entity_ids[entity.id],
+                        text=note.text,
+                        source=note.source,
+                        created_at=note.created_at,
+                    )
+                )
         for fact in record.facts:
             session.add(
                 BibleFact(

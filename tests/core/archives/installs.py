@@ -23,6 +23,7 @@ from services.core.bible.models import (
     BibleFact,
     BibleMention,
 )
+from services.core.bible.notes import BibleNote
 from services.core.bible.schemas import EntityCreate, EntityUpdate
 from services.core.books.models import Book
 from services.core.books.schemas import BookCreate
@@ -173,6 +174,9 @@ def _make_bible(install: Install, book_id: str, chapter_id: str) -> None:
         )
         made = bible.create_entity(session, book_id, EntityCreate(kind="object", name="Trem"))
         bible.update_entity(session, book_id, made.id, EntityUpdate(kind="place"))
+        session.add(  # a note from an imported lorebook
+            BibleNote(book_id=book_id, entity_id=made.id, text="Leva ao Rio.", source="novelai")
+        )
 
 
 SKIP = {"chapter_revision": {"id"}}  # a serial: renumbered by the catalog it lands in
@@ -210,6 +214,13 @@ def _bible_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]
                 key=repr,
             ),
             "bible_mention": sorted((names[m.alias_id], m.chapter_id, m.count) for m in mentions),
+            "bible_note": sorted(
+                (
+                    (n["entity_id"], n["text"], n["source"], n["created_at"])
+                    for n in rows(BibleNote)
+                ),
+                key=repr,
+            ),
         }
 
 

@@ -74,6 +74,7 @@ def test_archive_purge_restore_gives_back_every_row_and_file(
         purge(source, book_id, memory)
         assert memory.deleted == [book_id]
         assert rows["bible_fact"] and rows["bible_mention"] and rows["bible_extraction"]
+        assert rows["bible_note"]
         assert all(not v for v in book_rows(source, book_id).values())
         assert book_files(source, book_id) == {}
         if source_kind == target_kind:
