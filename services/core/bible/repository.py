@@ -14,6 +14,7 @@ from services.core.bible.models import (
     BibleFact,
     BibleMention,
 )
+from services.core.bible.notes import BibleNote
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter
 
@@ -73,6 +74,7 @@ class BibleRepository:
         DELETE CASCADE only with its pragma)."""
         alias_ids = select(BibleAlias.id).where(BibleAlias.entity_id == entity_id)
         for stmt in (
+            delete(BibleNote).where(BibleNote.entity_id == entity_id),
             delete(BibleMention).where(BibleMention.alias_id.in_(alias_ids)),
             delete(BibleAlias).where(BibleAlias.entity_id == entity_id),
             delete(BibleFact).where(BibleFact.entity_id == entity_id),
@@ -158,6 +160,15 @@ class BibleRepository:
                 .execution_options(synchronize_session="fetch")
             )
 
+    def move_notes(self, from_ids: Sequence[str], entity_id: str) -> None:
+        if from_ids:
+            self.session.execute(
+                update(BibleNote)
+                .where(BibleNote.entity_id.in_(list(from_ids)))
+                .values(entity_id=entity_id)
+                .execution_options(synchronize_session="fetch")
+            )
+
     def delete_fact(self, fact_id: str) -> None:
         self.session.execute(delete(BibleFact).where(BibleFact.id == fact_id))
 
@@ -198,6 +209,7 @@ class BibleRepository:
         """Every bible row of a book (the archive's purge, before the chapters go)."""
         alias_ids = select(BibleAlias.id).where(BibleAlias.book_id == book_id)
         for stmt in (
+            delete(BibleNote).where(BibleNote.book_id == book_id),
             delete(BibleMention).where(BibleMention.alias_id.in_(alias_ids)),
             delete(BibleFact).where(BibleFact.book_id == book_id),
             delete(BibleAlias).where(BibleAlias.book_id == book_id),

@@ -197,8 +197,11 @@ def store_extraction(
                 signature=signature,
             )
         )
+    touched = {e.id for e in entity_of.values() if not e.deleted}
+    # Read before: dropping orphans expires the session, and an entity of this chapter whose
+    # names no longer count a mention may be among those dropped.
     _drop_orphans(repo, book_id)
-    live_entities = {e.id for e in entity_of.values() if not e.deleted}
+    live_entities = touched & {e.id for e in repo.entities(book_id)}
     live_facts = [f for f in repo.chapter_facts(chapter_id) if not f.deleted]
     repo.save_extraction(
         BibleExtraction(
@@ -567,6 +570,7 @@ def merge_entities(
     for other in merged:
         repo.move_aliases([a.id for a in repo.aliases_of(other.id)], target.id)
     repo.move_facts([o.id for o in merged], target.id)
+    repo.move_notes([o.id for o in merged], target.id)
     for other in merged:
         repo.delete_entity(other.id)
     target = _entity_in_book(repo, book_id, entity_id)

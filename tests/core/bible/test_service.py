@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.bible import service
+from services.core.bible.notes import BibleNote, notes_of_book
 from services.core.bible.extraction import (
     ExtractedFact,
     extract_chapter,
@@ -277,6 +278,26 @@ def test_merge_and_split_move_names_mentions_and_facts(
     with transaction(sessions) as s:
         assert service.get_entity(s, book.id, new.id).mentions == 4
         assert service.get_entity(s, book.id, capitu).mentions == 5
+
+
+def test_a_merge_keeps_the_notes_and_a_delete_takes_them(
+    sessions: sessionmaker[Session], book: Book
+) -> None:
+    build(sessions, book)
+    capitu = entity_id(sessions, book, "Capitu")
+    bentinho = entity_id(sessions, book, "Bentinho")
+    with transaction(sessions) as s:
+        s.add(BibleNote(book_id=book.id, entity_id=bentinho, text="Narra o livro.", source="json"))
+    with transaction(sessions) as s:
+        service.merge_entities(s, book.id, capitu, EntityMerge(other_ids=[bentinho]))
+    with transaction(sessions) as s:
+        assert [n.text for n in notes_of_book(s, book.id)[capitu]] == ["Narra o livro."]
+        made = service.create_entity(s, book.id, EntityCreate(kind="place", name="Matacavalos"))
+        s.add(BibleNote(book_id=book.id, entity_id=made.id, text="A rua.", source="author"))
+    with transaction(sessions) as s:
+        service.delete_entity(s, book.id, made.id, confirm=True)
+    with transaction(sessions) as s:
+        assert set(notes_of_book(s, book.id)) == {capitu}
 
 
 def test_author_entities_need_confirmation_to_delete_and_quotes_must_be_verbatim(
