@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.bible import service
-from services.core.bible.notes import BibleNote, notes_of_book
 from services.core.bible.extraction import (
     ExtractedFact,
     extract_chapter,
     find_quote,
 )
+from services.core.bible.notes import BibleNote, notes_of_book
 from services.core.bible.schemas import (
     EntityCreate,
     EntityMerge,
