@@ -18,6 +18,7 @@ from services.api.routers import (
     bible,
     books,
     chapters,
+    continuity,
     health,
     jobs,
     manuscripts,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         manuscripts,
         archives,
         bible,
+        continuity,
         metrics,
     ):
         app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)

@@ -10,6 +10,7 @@ from services.core.bible.models import (
 )
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.continuity.models import ContinuityChapter, ContinuityFinding
 from services.core.db import Base
 from services.core.jobs.models import Job
 
@@ -24,5 +25,7 @@ __all__ = [
     "Book",
     "Chapter",
     "ChapterRevision",
+    "ContinuityChapter",
+    "ContinuityFinding",
     "Job",
 ]
