@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Path, Query, Response
 
 from services.api.deps import BookId, StateDep
 from services.core.continuity import service
@@ -19,6 +18,8 @@ from services.core.continuity.schemas import (
 )
 from services.core.db import transaction
 from services.core.ids import ID_PATTERN
+
+MARKDOWN = "text/markdown; charset=utf-8"
 
 router = APIRouter(prefix="/books/{book_id}/continuity", tags=["continuity"])
 
@@ -54,9 +55,13 @@ def mark_finding(
         return service.mark_finding(session, book_id, finding_id, body.status)
 
 
-@router.get("/report", response_class=PlainTextResponse)
-def report(book_id: BookId, state: StateDep) -> PlainTextResponse:
+@router.get(
+    "/report",
+    response_class=Response,
+    responses={200: {"content": {MARKDOWN: {"schema": {"type": "string"}}}}},
+)
+def report(book_id: BookId, state: StateDep) -> Response:
     """The findings as a Markdown report."""
     with transaction(state.sessions) as session:
         text = service.report(session, book_id)
-    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+    return Response(text, media_type=MARKDOWN)

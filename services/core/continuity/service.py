@@ -103,9 +103,9 @@ def read_book(session: Session, book_id: str) -> BookText:
             ChapterDoc(chapter.id, chapter.position, chapter.title, revision.number, revision.text)
         )
         hashes[chapter.id] = chapter.content_hash
-    names = Names.of((e.name, e.aliases) for e in known_entities(session, book_id))
-    if not names.spellings:  # no bible yet: the capitalised names of the text
-        names = names_from_texts(c.text for c in chapters)
+    # The bible's names, and for what it does not hold (yet) the capitalised names of the text.
+    bible = Names.of((e.name, e.aliases) for e in known_entities(session, book_id))
+    names = Names({**names_from_texts(c.text for c in chapters).spellings, **bible.spellings})
     return BookText(book.language, chapters, hashes, names)
 
 
@@ -147,6 +147,10 @@ def scope_of(
         return known
     digests = ContinuityRepository(session).digests(book_id)
     return {c for c in known if digests.get(c) != book.hashes[c]}
+
+
+def known_signatures(session: Session, book_id: str) -> set[str]:
+    return {f.signature for f in ContinuityRepository(session).findings(book_id)}
 
 
 def store_findings(

@@ -233,6 +233,11 @@ class ContinuityCheckParams(BaseModel):
         "the last audit)",
     )
     force: bool = Field(default=False, description="Audit every chapter again")
+    judge: Literal["uncertain", "all", "off"] = Field(
+        default="uncertain",
+        description="Which new candidates the LLM judges: those the rules are unsure of, all, "
+        "or none",
+    )
 
 
 class BuildBibleParams(BaseModel):
