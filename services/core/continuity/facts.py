@@ -437,20 +437,32 @@ class Names:
         return cls(spellings)
 
 
+def _at_sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“‘«—–-")
+    return not before or before[-1] in ".!?…:\n"
+
+
 def names_from_texts(texts: Iterable[str]) -> Names:
     """Names for a book whose bible has none yet: capitalised words, a one-word name joined to
     the one longer name that begins or ends with it ("Mara" → "Mara Quill")."""
     found: dict[str, int] = {}
     for text in texts:
-        for _, _, name in name_spans(text, Names({})):
-            found[name] = found.get(name, 0) + 1
+        for start, _, name in name_spans(text, Names({})):
+            found.setdefault(name, 0)
+            if not _at_sentence_start(text, start):
+                found[name] += 1
+    # A word seen only at the start of sentences is no name ("Tinha", "Disse"), unless it
+    # is part of a longer name ("Mara" of "Mara Quill").
     longer = [n for n in found if len(n.split()) > 1]
     spellings: dict[str, str] = {n: n for n in longer}
-    for name in found:
+    for name, count in found.items():
         if len(name.split()) > 1:
             continue
         owners = [n for n in longer if name in (n.split()[0], n.split()[-1])]
-        spellings[name] = owners[0] if len(owners) == 1 else name
+        if len(owners) == 1:
+            spellings[name] = owners[0]
+        elif count > 0:
+            spellings[name] = name
     return Names(spellings)
 
 
@@ -494,11 +506,28 @@ def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
     return spans
 
 
+_PLACE_BEFORE = re.compile(
+    r"\b(?:at|in|to|from|into|near|towards?|em|no|na|nos|nas|para|pra)\s+(?:the\s+)?$", re.I
+)
+# "os olhos azuis da mãe", "the green eyes of her mother": someone else's, not the name's.
+_OF_KIN_AFTER = re.compile(
+    r"^\s+(?:d[aoe]s?|of)\s+(?:sua\s+|seu\s+|her\s+|his\s+|their\s+|the\s+)?"
+    r"(?:m[aã]e|pai|mother|father|irm[aã]o?|sister|brother|filh[oa]|son|daughter|av[oó]|"
+    r"marido|esposa|husband|wife|ti[oa]|aunt|uncle)\b",
+    re.I,
+)
+
+
 def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
     """The nearest name before `position` in its paragraph (or, with none, the first after it
     in the same sentence)."""
     p_start, _ = _paragraph_bounds(text, position)
-    before = [s for s in spans if p_start <= s[0] and s[1] <= position]
+    # A name after a preposition is most often a place ("the lighthouse at Carrow Point").
+    before = [
+        s
+        for s in spans
+        if p_start <= s[0] and s[1] <= position and not _PLACE_BEFORE.search(text[p_start : s[0]])
+    ]
     if before:
         return before[-1][2]
     _, s_end = sentence_bounds(text, position, position)
@@ -540,6 +569,8 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
 
     for attribute, pattern in _PATTERNS:
         for match in pattern.finditer(text):
+            if _OF_KIN_AFTER.match(text[match.end() : match.end() + 40]):
+                continue
             owner = _owner(spans, text, match.start())
             if owner is not None:
                 add(owner, attribute, _COLOURS[fold(match.group("colour"))], *match.span())

@@ -38,11 +38,12 @@ def run_continuity_check(ctx: JobContext) -> JobOutput:
         known = known_signatures(session, ctx.book_id)
     # Deterministic first: a candidate already stored keeps its verdict (and mark); the LLM
     # judges only new ones, and in "uncertain" mode only those the rules are unsure of.
+    mode = params.judge or ctx.settings.continuity_judge
     to_judge = [
         c
         for c in in_scope
         if signature(c) not in known
-        and (params.judge == "all" or (params.judge == "uncertain" and not c.confident))
+        and (mode == "all" or (mode == "uncertain" and not c.confident))
     ]
     rejected: set[int] = set()
     if to_judge:

@@ -233,10 +233,10 @@ class ContinuityCheckParams(BaseModel):
         "the last audit)",
     )
     force: bool = Field(default=False, description="Audit every chapter again")
-    judge: Literal["uncertain", "all", "off"] = Field(
-        default="uncertain",
+    judge: Literal["uncertain", "all", "off"] | None = Field(
+        default=None,
         description="Which new candidates the LLM judges: those the rules are unsure of, all, "
-        "or none",
+        "or none (default: the CONTINUITY_JUDGE setting)",
     )
 
 

@@ -16,6 +16,7 @@ from services.core.continuity.facts import (
     Names,
     TextFact,
     extract_facts,
+    names_from_texts,
     parse_number,
 )
 
@@ -119,3 +120,20 @@ def test_without_bible_names_capitalised_words_are_names() -> None:
 
 def test_a_fact_with_no_name_before_it_is_dropped() -> None:
     assert not facts_of("She had blue eyes.")
+
+
+def test_someone_else_s_eyes_and_a_place_are_not_the_name_s() -> None:
+    assert not facts_of("Dita reparou nos olhos azuis da mãe.")
+    places = Names.of([("Mara Quill", ["Mara"]), ("Carrow Point", [])])
+    found = facts_of(
+        "Mara Quill climbed the lighthouse at Carrow Point. She had green eyes.", places
+    )
+    assert one(found, EYES).entity == "Mara Quill"
+
+
+def test_words_only_at_sentence_starts_are_not_names() -> None:
+    names = names_from_texts(
+        ["Tinha muito trabalho. Disse que sim a Rosa.", "Mara Quill riu. Mara saiu."]
+    )
+    assert "Tinha" not in names.spellings and "Disse" not in names.spellings
+    assert names.spellings["Rosa"] == "Rosa" and names.spellings["Mara"] == "Mara Quill"
