@@ -10,13 +10,14 @@ import streamlit as st
 
 from services.ui.i18n import labels
 from services.ui.session import session_api, ui_settings
-from services.ui.views import copilot, editor, jobs, manuscript, memory, sidebar
+from services.ui.views import continuity, copilot, editor, jobs, manuscript, memory, sidebar
 
 PAGES = {
     "editor": editor.render,
     "copilot": copilot.render,
     "manuscript": manuscript.render,
     "memory": memory.render,
+    "continuity": continuity.render,
     "jobs": jobs.render,
 }
 
