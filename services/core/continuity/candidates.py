@@ -19,6 +19,7 @@ from services.core.continuity.facts import (
     DATE,
     EYES,
     HAIR,
+    LAME,
     OCCUPATION,
     Names,
     TextFact,
@@ -72,12 +73,16 @@ class Candidate:
 
 # Text near a later quote that makes a difference an explained change, not an error.
 _CHANGE = re.compile(
-    r"\b(?:dyed|dye|dyeing|bleached|became|become|had\s+become|now|from\s+then\s+on|"
-    r"since\s+then|changed|turned|birthday|moved|new\s+job|no\s+longer|any\s+more|anymore|"
+    r"\b(?:dyed|dye|dyeing|bleached|became|become|had\s+become|from\s+then\s+on|"
+    r"since\s+then|changed|birthday|moved|new\s+job|"
     r"tingiu|tingido|tingida|tinta|pintou|pintado|pintada|pintar|virou|tornou-se|tornara-se|"
-    r"agora|desde\s+ent[aã]o|dali\s+em\s+diante|a\s+partir\s+d[ae]|mudou|mudou-se|mudara|"
-    r"anivers[aá]rio|fez\s+\w+\s+anos|completou|j[aá]\s+n[aã]o)\b",
+    r"desde\s+ent[aã]o|dali\s+em\s+diante|a\s+partir\s+d[ae]|mudou|mudou-se|mudara|"
+    r"anivers[aá]rio|fez\s+\w+\s+anos|completou)\b",
     re.I,
+)
+# Weak markers: a change only in the quote's own sentence ("Mara, now eighteen").
+_CHANGE_HERE = re.compile(
+    r"\b(?:now|no\s+longer|any\s+more|anymore|turned|agora|j[aá]\s+n[aã]o)\b", re.I
 )
 _FLASHBACK = re.compile(
     r"\b(?:years\s+before|years\s+earlier|years\s+ago|long\s+ago|remembered|remember|recalled|"
@@ -215,7 +220,7 @@ def _value_conflicts(facts: Sequence[ChapterFact]) -> list[Candidate]:
     out: list[Candidate] = []
     groups: dict[tuple[str, str], list[ChapterFact]] = {}
     for item in facts:
-        if item.fact.entity and item.fact.attribute in (EYES, HAIR, OCCUPATION):
+        if item.fact.entity and item.fact.attribute in (EYES, HAIR, OCCUPATION, LAME):
             groups.setdefault((item.fact.entity, item.fact.attribute), []).append(item)
     for (entity, attribute), items in groups.items():
         items.sort(key=lambda i: (i.chapter.position, i.fact.start))
@@ -230,6 +235,7 @@ def _value_conflicts(facts: Sequence[ChapterFact]) -> list[Candidate]:
                 explained = (
                     item.explained
                     or near(text, item.fact.start, item.fact.end, _CHANGE)
+                    or in_sentence(text, item.fact.start, item.fact.end, _CHANGE_HERE)
                     or in_sentence(text, item.fact.start, item.fact.end, _FLASHBACK)
                 )
                 if item.fact.value not in same_chapter and not explained:

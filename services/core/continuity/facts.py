@@ -19,6 +19,7 @@ HAIR = "hair colour"
 AGE = "age"
 OCCUPATION = "occupation"
 CONDITION = "condition"  # value "dead" or "gone"
+LAME = "lame leg"  # value left | right
 DATE = "date"  # value ISO "YYYY-MM-DD" (day 00 / month 00 when unknown)
 
 
@@ -107,6 +108,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (HAIR, re.compile(rf"\bcabelos?\s+(?:j[aá]\s+|todo\s+)?{_COLOUR}\b", re.I)),
     (HAIR, re.compile(rf"\bcabelos?\s+(?:era|eram)\s+{_GAP}{_COLOUR}\b", re.I)),
 ]
+
+_LEG = re.compile(
+    r"\b(?P<side>left|right|esquerda|direita)\s+(?:leg|perna)\b|"
+    r"\b(?:perna)\s+(?P<side2>esquerda|direita)\b",
+    re.I,
+)
+_LAME = re.compile(r"\b(?:lame|limp\w*|crippled|manc\w*|coxo|coxa|aleijad\w*)\b", re.I)
+_SIDES = {"left": "left", "right": "right", "esquerda": "left", "direita": "right"}
 
 _UNITS_EN = {
     "one": 1,
@@ -478,8 +487,10 @@ def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     left = p_start
     for match in re.finditer(r"[.!?…](?:[\"'”’»)]*)\s+", text[p_start:start]):
         left = p_start + match.end()
-    right_match = re.search(r"[.!?…][\"'”’»)]*(?=\s|$)", text[end:p_end])
-    right = end + right_match.end() if right_match else p_end
+    # From the span's last character: a span that ends with its full stop ends its sentence.
+    tail = max(start, end - 1)
+    right_match = re.search(r"[.!?…][\"'”’»)]*(?=\s|$)", text[tail:p_end])
+    right = tail + right_match.end() if right_match else p_end
     return left, right
 
 
@@ -574,6 +585,14 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             owner = _owner(spans, text, match.start())
             if owner is not None:
                 add(owner, attribute, _COLOURS[fold(match.group("colour"))], *match.span())
+    for match in _LEG.finditer(text):
+        s_start, s_end = sentence_bounds(text, match.start(), match.end())
+        if not _LAME.search(text[s_start:s_end]):
+            continue
+        owner = _owner(spans, text, match.start())
+        side = match.group("side") or match.group("side2")
+        if owner is not None:
+            add(owner, LAME, _SIDES[fold(side)], *match.span())
     for pattern in _AGE_PATTERNS:
         for match in pattern.finditer(text):
             if _NOT_AGE_AFTER.match(text[match.end() :]):

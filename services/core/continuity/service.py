@@ -54,6 +54,7 @@ _ATTRIBUTES_PT = {
     "hair colour": "cor do cabelo",
     "occupation": "ofício",
     "age": "idade",
+    "lame leg": "perna manca",
 }
 
 

@@ -98,3 +98,13 @@ def test_flashback_date_is_not_a_conflict() -> None:
     assert not audit(
         "In March of 1952 Dita opened the shop.", "Dita lembrou-se de 1938 e de abril de 1938."
     )
+
+
+def test_the_lame_leg_changing_sides_is_found() -> None:
+    found = audit(
+        "Elsie Dunmore limped on her left leg, which a falling spar had crushed.",
+        "Nothing.",
+        "Elsie's right leg, the lame one, hurt her badly in the cold.",
+    )
+    assert [(c.attribute, c.values) for c in found] == [("lame leg", ("left", "right"))]
+    assert not audit("Dita mancava da perna esquerda.", "Dita, coxa da perna esquerda, riu.")
