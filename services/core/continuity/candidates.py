@@ -21,6 +21,7 @@ from services.core.continuity.facts import (
     HAIR,
     LAME,
     OCCUPATION,
+    RELATION,
     Names,
     TextFact,
     fold,
@@ -220,7 +221,10 @@ def _value_conflicts(facts: Sequence[ChapterFact]) -> list[Candidate]:
     out: list[Candidate] = []
     groups: dict[tuple[str, str], list[ChapterFact]] = {}
     for item in facts:
-        if item.fact.entity and item.fact.attribute in (EYES, HAIR, OCCUPATION, LAME):
+        if item.fact.entity and (
+            item.fact.attribute in (EYES, HAIR, OCCUPATION, LAME)
+            or item.fact.attribute.startswith(RELATION)
+        ):
             groups.setdefault((item.fact.entity, item.fact.attribute), []).append(item)
     for (entity, attribute), items in groups.items():
         items.sort(key=lambda i: (i.chapter.position, i.fact.start))

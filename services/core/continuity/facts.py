@@ -20,6 +20,7 @@ AGE = "age"
 OCCUPATION = "occupation"
 CONDITION = "condition"  # value "dead" or "gone"
 LAME = "lame leg"  # value left | right
+RELATION = "relationship to "  # + the other's canonical name; value the kin word folded
 DATE = "date"  # value ISO "YYYY-MM-DD" (day 00 / month 00 when unknown)
 
 
@@ -116,6 +117,46 @@ _LEG = re.compile(
 )
 _LAME = re.compile(r"\b(?:lame|limp\w*|crippled|manc\w*|coxo|coxa|aleijad\w*)\b", re.I)
 _SIDES = {"left": "left", "right": "right", "esquerda": "left", "direita": "right"}
+
+_KIN = {
+    "brother": "sibling",
+    "sister": "sibling",
+    "cousin": "cousin",
+    "uncle": "uncle",
+    "aunt": "uncle",
+    "father": "parent",
+    "mother": "parent",
+    "son": "child",
+    "daughter": "child",
+    "husband": "spouse",
+    "wife": "spouse",
+    "irmao": "sibling",
+    "irma": "sibling",
+    "primo": "cousin",
+    "prima": "cousin",
+    "tio": "uncle",
+    "tia": "uncle",
+    "pai": "parent",
+    "mae": "parent",
+    "filho": "child",
+    "filha": "child",
+    "marido": "spouse",
+    "esposa": "spouse",
+    "mulher": "spouse",
+}
+_KIN_WORD = (
+    r"(?P<kin>brother|sister|cousin|uncle|aunt|father|mother|son|daughter|husband|wife|"
+    r"irmão|irmã|primo|prima|tio|tia|pai|mãe|filho|filha|marido|esposa|mulher)"
+)
+_NAMEISH = r"[A-ZÀ-Ý][\wà-ÿ'-]+(?:\s+[A-ZÀ-Ý][\wà-ÿ'-]+)*"
+_RELATIONS = [
+    # "Firmino Batista, irmão de Dita"
+    re.compile(rf"(?P<x>{_NAMEISH}),\s+{_KIN_WORD}\s+d[eoa]\s+(?P<y>{_NAMEISH})"),
+    # "Elsie's brother, Jonah Pike"
+    re.compile(rf"(?P<y>{_NAMEISH})['’]s\s+{_KIN_WORD},\s+(?P<x>{_NAMEISH})"),
+    # "His cousin Elsie" (x: the name before)
+    re.compile(rf"\b(?:[Hh]is|[Hh]er|[Ss]eu|[Ss]ua)\s+{_KIN_WORD}\s+(?P<y>{_NAMEISH})"),
+]
 
 _UNITS_EN = {
     "one": 1,
@@ -518,7 +559,9 @@ def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
 
 
 _PLACE_BEFORE = re.compile(
-    r"\b(?:at|in|to|from|into|near|towards?|em|no|na|nos|nas|para|pra)\s+(?:the\s+)?$", re.I
+    r"\b(?:at|in|to|from|into|near|towards?|beyond|past|across|off|around|over|em|no|na|nos|nas|"
+    r"para|pra|al[eé]m\s+d[oa]s?)\s+(?:the\s+)?$",
+    re.I,
 )
 # "os olhos azuis da mãe", "the green eyes of her mother": someone else's, not the name's.
 _OF_KIN_AFTER = re.compile(
@@ -527,6 +570,20 @@ _OF_KIN_AFTER = re.compile(
     r"marido|esposa|husband|wife|ti[oa]|aunt|uncle)\b",
     re.I,
 )
+
+
+def _subject(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+    """The nearest name before `position` in its paragraph that opens a clause ("Jonah took
+    the Kittiwake out ... beyond the Skerries. His cousin" → Jonah): what "his"/"her" most
+    often points back to."""
+    p_start, _ = _paragraph_bounds(text, position)
+    for start, _end, name in reversed(spans):
+        if start < p_start or start >= position:
+            continue
+        before = text[p_start:start].rstrip(" ")
+        if not before or before[-1] in '.,;:!?—"“\n' or re.search(r"\b(?:and|e)$", before):
+            return name
+    return None
 
 
 def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
@@ -585,6 +642,19 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             owner = _owner(spans, text, match.start())
             if owner is not None:
                 add(owner, attribute, _COLOURS[fold(match.group("colour"))], *match.span())
+    spelled = dict(names.spellings) or {n: n for _, _, n in spans}
+    for pattern in _RELATIONS:
+        for match in pattern.finditer(text):
+            groups = match.groupdict()
+            other = spelled.get(groups["y"])
+            owner = (
+                spelled.get(groups["x"])
+                if groups.get("x")
+                else _subject(spans, text, match.start())
+            )
+            if other is None or owner is None or owner == other:
+                continue
+            add(owner, RELATION + other, _KIN[fold(match.group("kin"))], *match.span())
     for match in _LEG.finditer(text):
         s_start, s_end = sentence_bounds(text, match.start(), match.end())
         if not _LAME.search(text[s_start:s_end]):

@@ -63,6 +63,8 @@ def explain(candidate: Candidate, language: str) -> str:
     attribute = candidate.attribute or ""
     if lang == "pt":
         attribute = _ATTRIBUTES_PT.get(attribute, attribute)
+        if attribute.startswith("relationship to "):
+            attribute = "parentesco com " + attribute.removeprefix("relationship to ")
     first, last = candidate.citations[0], candidate.citations[-1]
     return (
         _EXPLAIN[lang]

@@ -108,3 +108,21 @@ def test_the_lame_leg_changing_sides_is_found() -> None:
     )
     assert [(c.attribute, c.values) for c in found] == [("lame leg", ("left", "right"))]
     assert not audit("Dita mancava da perna esquerda.", "Dita, coxa da perna esquerda, riu.")
+
+
+def test_a_relationship_that_changes_kind_is_found_in_both_languages() -> None:
+    names = Names.of([("Jonah Pike", ["Jonah"]), ("Elsie Dunmore", ["Elsie"]), ("Skerries", [])])
+    found = audit(
+        "Elsie's brother, Jonah Pike, was mending nets.",
+        "On Sunday, Jonah took the boat out beyond the Skerries. His cousin Elsie watched him go.",
+        names=names,
+    )
+    assert [(c.entity, c.attribute, c.values) for c in found] == [
+        ("Jonah Pike", "relationship to Elsie Dunmore", ("sibling", "cousin"))
+    ]
+    pt = Names.of([("Firmino Batista", ["Firmino"]), ("Dita", [])])
+    found = audit(
+        "Firmino Batista, irmão de Dita, abriu.", "Firmino, primo de Dita, riu.", names=pt
+    )
+    assert [c.values for c in found] == [("sibling", "cousin")]
+    assert not audit("Firmino Batista, irmão de Dita, abriu.", "Firmino, irmão de Dita.", names=pt)
