@@ -19,6 +19,7 @@ from services.api.routers import (
     bible_portability,
     books,
     chapters,
+    continuity,
     health,
     jobs,
     manuscripts,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         archives,
         bible,
         bible_portability,
+        continuity,
         metrics,
     ):
         app.include_router(module.router, dependencies=protected, responses=ERROR_RESPONSES)

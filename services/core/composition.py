@@ -5,6 +5,7 @@ without the job system importing them back."""
 from __future__ import annotations
 
 from services.core.bible.job import bible_totals, run_build_bible, run_extract_facts
+from services.core.continuity.job import run_continuity_check
 from services.core.jobs.context import Handler
 from services.core.jobs.fanout import Summary
 from services.core.jobs.kinds import JOB_KINDS
@@ -31,6 +32,7 @@ JOB_HANDLERS: dict[str, Handler] = {
     "summarize_chapter": run_summarize_chapter,
     "extract_facts": run_extract_facts,
     "build_bible": run_build_bible,
+    "continuity_check": run_continuity_check,
 }
 # What a finished fan-out adds to its result.
 FANOUT_SUMMARIES: dict[str, Summary] = {"build_bible": bible_totals}

@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     # The story bible follows the manuscript: each chapter's indexing is followed by its
     # `extract_facts` job (a whole-book reindex by one `build_bible`), on the llm queue.
     bible_auto_extract: bool = Field(default=True, alias="BIBLE_AUTO_EXTRACT")
+    # Which new candidate conflicts of a continuity audit the LLM judges when the job does not
+    # say: "uncertain" (those the rules are unsure of), "all", or "off".
+    continuity_judge: Literal["uncertain", "all", "off"] = Field(
+        default="uncertain", alias="CONTINUITY_JUDGE"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from services.core.bible.models import (
 from services.core.bible.notes import BibleNote
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.continuity.models import ContinuityChapter, ContinuityFinding
 from services.core.db import Base
 from services.core.jobs.models import Job
 
@@ -26,5 +27,7 @@ __all__ = [
     "Book",
     "Chapter",
     "ChapterRevision",
+    "ContinuityChapter",
+    "ContinuityFinding",
     "Job",
 ]

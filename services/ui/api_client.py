@@ -171,6 +171,32 @@ class SearchHit(TypedDict):
     score: float
 
 
+class ContinuityCitation(TypedDict):
+    chapter_id: str
+    chapter_position: int
+    chapter_title: str
+    revision: int
+    quote: str
+    start: int
+    end: int
+
+
+class ContinuityFinding(TypedDict):
+    id: str
+    type: str
+    severity: str
+    explanation: str
+    entity: str | None
+    attribute: str | None
+    status: str
+    citations: list[ContinuityCitation]
+
+
+class ContinuityPage(TypedDict):
+    items: list[ContinuityFinding]
+    total: int
+
+
 class BookSearch(TypedDict):
     book_id: str
     query: str
@@ -819,6 +845,22 @@ class ApiClient:
     def search_book(self, book_id: str, query: str, k: int = 10) -> BookSearch:
         params = {"q": query, "k": k}
         return cast(BookSearch, self._request("GET", f"/books/{book_id}/search", params=params))
+
+    # Continuity audit
+    def continuity_check(self, book_id: str, *, force: bool = False) -> Job:
+        return self.submit_job("continuity_check", book_id=book_id, params={"force": force})
+
+    def continuity_findings(self, book_id: str, status: str | None = None) -> ContinuityPage:
+        params = {"status": status} if status else {}
+        path = f"/books/{book_id}/continuity/findings"
+        return cast(ContinuityPage, self._request("GET", path, params=params))
+
+    def mark_finding(self, book_id: str, finding_id: str, status: str) -> ContinuityFinding:
+        path = f"/books/{book_id}/continuity/findings/{finding_id}"
+        return cast(ContinuityFinding, self._request("PATCH", path, json={"status": status}))
+
+    def continuity_report(self, book_id: str) -> str:
+        return self._send("GET", f"/books/{book_id}/continuity/report").text
 
     def clear_book_memory(self, book_id: str) -> BookCleared:
         params = {"confirm": book_id}

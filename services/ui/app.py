@@ -10,7 +10,16 @@ import streamlit as st
 
 from services.ui.i18n import labels
 from services.ui.session import session_api, ui_settings
-from services.ui.views import bible, copilot, editor, jobs, manuscript, memory, sidebar
+from services.ui.views import (
+    bible,
+    continuity,
+    copilot,
+    editor,
+    jobs,
+    manuscript,
+    memory,
+    sidebar,
+)
 
 PAGES = {
     "editor": editor.render,
@@ -18,6 +27,7 @@ PAGES = {
     "manuscript": manuscript.render,
     "bible": bible.render,
     "memory": memory.render,
+    "continuity": continuity.render,
     "jobs": jobs.render,
 }
 

@@ -266,7 +266,7 @@ def test_every_page_draws_in_both_languages(
 
     labels = LABELS[language]
     app.sidebar.selectbox(key="ui_language").select(language).run()
-    for page in ("editor", "copilot", "manuscript", "bible", "memory", "jobs"):
+    for page in ("editor", "copilot", "manuscript", "bible", "continuity", "memory", "jobs"):
         open_book(app, str(chapter["book_id"]), page=page)
         assert not app.exception, (page, app.exception)
         assert not app.error, (page, values(app.error))

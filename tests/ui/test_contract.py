@@ -21,6 +21,14 @@ from services.ui import api_client as ui
 # (TypedDict, method, path, status, exact): the answer the UI reads as that TypedDict.
 CONTRACT: list[tuple[Any, str, str, str, bool]] = [
     (ui.Readiness, "get", "/ready", "200", True),
+    (ui.ContinuityPage, "get", "/books/{book_id}/continuity/findings", "200", True),
+    (
+        ui.ContinuityFinding,
+        "patch",
+        "/books/{book_id}/continuity/findings/{finding_id}",
+        "200",
+        True,
+    ),
     (ui.Book, "get", "/books/{book_id}", "200", True),
     (ui.Book, "post", "/books", "201", True),
     (list[ui.Book], "get", "/books", "200", True),

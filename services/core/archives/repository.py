@@ -12,6 +12,7 @@ from services.core.artifacts.models import Artifact
 from services.core.bible.repository import BibleRepository
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.continuity.repository import ContinuityRepository
 from services.core.jobs.models import Job
 
 
@@ -58,6 +59,7 @@ class BookRowsRepository:
         Explicit deletes in dependency order rather than relying on ON DELETE CASCADE, which
         SQLite only honours with its foreign_keys pragma on."""
         BibleRepository(self.session).delete_book(book_id)
+        ContinuityRepository(self.session).delete_book(book_id)
         chapter_ids = select(Chapter.id).where(Chapter.book_id == book_id).scalar_subquery()
         for stmt in (
             delete(ChapterRevision).where(ChapterRevision.chapter_id.in_(chapter_ids)),

@@ -14,6 +14,7 @@ from services.core.jobs.queues import Queue
 from services.core.jobs.schemas import (
     AskParams,
     BuildBibleParams,
+    ContinuityCheckParams,
     CritiqueParams,
     ExpandParams,
     ExtractFactsParams,
@@ -129,6 +130,15 @@ JOB_KINDS: dict[str, JobKind] = {
             needs_chapter=False,
             coalesce="book",
             running_covers=True,
+        ),
+        # The continuity audit of a book: on the LLM's queue (its judge), one per book.
+        JobKind(
+            "continuity_check",
+            ContinuityCheckParams,
+            Queue.LLM,
+            needs_book=True,
+            needs_chapter=False,
+            coalesce="book",
         ),
     )
 }

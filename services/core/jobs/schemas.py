@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -220,6 +220,23 @@ class ExtractFactsParams(BaseModel):
     use_llm: bool = Field(
         default=True,
         description="Type entities and find facts with the LLM (false: name candidates only)",
+    )
+
+
+class ContinuityCheckParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chapter_ids: list[Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Audit only the pairs touching these chapters (default: those changed since "
+        "the last audit)",
+    )
+    force: bool = Field(default=False, description="Audit every chapter again")
+    judge: Literal["uncertain", "all", "off"] | None = Field(
+        default=None,
+        description="Which new candidates the LLM judges: those the rules are unsure of, all, "
+        "or none (default: the CONTINUITY_JUDGE setting)",
     )
 
 

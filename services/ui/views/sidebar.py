@@ -11,7 +11,7 @@ from services.ui.session import flash, readiness, show_flash
 from services.ui.views.archives import restore_panel, trash_panel
 from services.ui.views.editor import reset_editor
 
-PAGES = ("editor", "copilot", "manuscript", "bible", "memory", "jobs")
+PAGES = ("editor", "copilot", "manuscript", "bible", "continuity", "memory", "jobs")
 STATE_ICONS = {"up": "🟢", "down": "🔴", "loading": "⏳", "unknown": "⚪"}
 # While a service is not ready the panel checks again on its own at this pace.
 READINESS_RECHECK_S = 3.0

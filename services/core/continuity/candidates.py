@@ -1,0 +1,518 @@
+"""Candidate conflicts, found deterministically from facts with quotes (the audit's own pattern
+layer and the story bible's facts): the same entity and attribute with incompatible values in
+two chapters, an age that does not fit the time gone by or a birth year, an entity acting after
+a chapter says it died or left for good, and story-time markers that run backwards.
+
+A later fact that the text near its quote explains (dyed, became, now, a flashback, a rumour
+denied) or that the author or the bible marks as a change is not a candidate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.core.continuity.facts import (
+    AGE,
+    BIRTH,
+    CONDITION,
+    DATE,
+    EYES,
+    HAIR,
+    LAME,
+    OCCUPATION,
+    RELATION,
+    Names,
+    TextFact,
+    fold,
+    name_spans,
+    sentence_bounds,
+)
+
+
+@dataclass(frozen=True)
+class ChapterDoc:
+    id: str
+    position: int
+    title: str
+    revision: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Cite:
+    chapter: ChapterDoc
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ChapterFact:
+    chapter: ChapterDoc
+    fact: TextFact
+    explained: bool = False  # the bible or the author says it is a change (until, intentional)
+
+
+@dataclass
+class Candidate:
+    type: str  # fact | timeline | characterisation | world_rule
+    severity: str  # low | medium | high
+    entity: str | None
+    attribute: str | None
+    values: tuple[str, str]
+    citations: list[Cite]
+    # Sure enough to stand without the judge (same entity, a typed attribute, no marker).
+    confident: bool = True
+    reason: str = ""
+    judged: bool = field(default=False)
+
+    @property
+    def chapter_ids(self) -> set[str]:
+        return {c.chapter.id for c in self.citations}
+
+
+# Text near a later quote that makes a difference an explained change, not an error.
+_CHANGE = re.compile(
+    r"\b(?:dyed|dye|dyeing|bleached|became|become|had\s+become|from\s+then\s+on|"
+    r"since\s+then|changed|birthday|moved|new\s+job|"
+    r"tingiu|tingido|tingida|tinta|pintou|pintado|pintada|pintar|virou|tornou-se|tornara-se|"
+    r"desde\s+ent[aã]o|dali\s+em\s+diante|a\s+partir\s+d[ae]|mudou|mudou-se|mudara|"
+    r"anivers[aá]rio|fez\s+\w+\s+anos|completou)\b",
+    re.I,
+)
+# Weak markers: a change only in the quote's own sentence ("Mara, now eighteen").
+_CHANGE_HERE = re.compile(
+    r"\b(?:now|no\s+longer|any\s+more|anymore|turned|agora|j[aá]\s+n[aã]o)\b", re.I
+)
+_FLASHBACK = re.compile(
+    r"\b(?:years\s+before|years\s+earlier|years\s+ago|long\s+ago|remembered|remember|recalled|"
+    r"memory|as\s+a\s+child|when\s+she\s+was|when\s+he\s+was|"
+    r"anos\s+antes|anos\s+atr[aá]s|muito\s+tempo\s+atr[aá]s|lembr\w*|record\w*|mem[oó]ria|"
+    r"quando\s+(?:era|tinha)|em\s+crian[cç]a|naquele\s+tempo)\b",
+    re.I,
+)
+_HEARSAY = re.compile(
+    r"\b(?:word\s+had\s+come|word\s+came|rumou?r|it\s+was\s+said|they\s+said|was\s+said\s+to|"
+    r"news\s+came|boato|diziam|dizia-se|dizem|not[ií]cia|soube-se|contaram)\b",
+    re.I,
+)
+_DENIED = re.compile(
+    r"\b(?:false|not\s+dead|alive|had\s+not\s+died|hadn't\s+died|boato|vivo|viva|"
+    r"n[aã]o\s+tinha\s+morrido|n[aã]o\s+morreu|falsa|falso)\b",
+    re.I,
+)
+_MEMORY = re.compile(
+    r"\b(?:remembered|remember|memory|grave|funeral|late|ghost|dream\w*|portrait|buried|"
+    r"died|dead|death|lembr\w*|saudade|t[uú]mulo|enterro|falecid\w*|finad\w*|sonh\w*|"
+    r"retrato|morte|morreu|morrera|defunt\w*|alma)\b",
+    re.I,
+)
+_ACTS = re.compile(
+    r"\b(?:came|come|said|asked|answered|replied|walked|poured|preached|laughed|smiled|stood|"
+    r"sat|entered|appeared|shouted|called|spoke|arrived|brought|took|gave|danced|sang|"
+    r"apareceu|disse|perguntou|respondeu|entrou|chegou|veio|celebrou|sorriu|riu|gritou|falou|"
+    r"andou|trouxe|deu|dançou|cantou|pregou|serviu|sentou|levantou)\b",
+    re.I,
+)
+_SHORT_LATER = re.compile(
+    r"\b(?:(?:\w+|\d+)\s+(?:days?|weeks?|nights?)\s+later|the\s+next\s+(?:day|week|morning)|"
+    r"(?:\w+|\d+)\s+(?:dias?|semanas?|noites?)\s+depois|no\s+dia\s+seguinte|"
+    r"na\s+semana\s+seguinte)\b",
+    re.I,
+)
+_MONTHS = (
+    "january|february|march|april|june|july|august|september|october|november|december|"
+    "janeiro|fevereiro|março|marco|abril|maio|junho|julho|agosto|setembro|outubro|novembro|"
+    "dezembro"
+)
+_MONTH_NUMBER = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        1,
+    )
+} | {
+    m: i
+    for i, m in enumerate(
+        [
+            "janeiro",
+            "fevereiro",
+            "marco",
+            "abril",
+            "maio",
+            "junho",
+            "julho",
+            "agosto",
+            "setembro",
+            "outubro",
+            "novembro",
+            "dezembro",
+        ],
+        1,
+    )
+}
+_MONTH_WORD = re.compile(rf"\b(?:{_MONTHS}|May)\b", re.I)
+_CHANGE_WINDOW = 400  # characters around a later quote where a change marker counts
+
+
+def in_sentence(text: str, start: int, end: int, pattern: re.Pattern[str]) -> bool:
+    """Whether the pattern occurs in the sentence of text[start:end]."""
+    s_start, s_end = sentence_bounds(text, start, end)
+    return pattern.search(text[s_start:s_end]) is not None
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*\s+")
+
+
+def near(text: str, start: int, end: int, pattern: re.Pattern[str]) -> bool:
+    """Whether the pattern occurs around text[start:end]: from the sentence before to two
+    sentences after (across a paragraph break: "Her hair was yellow." / "I dyed it," she said)."""
+    s_start, s_end = sentence_bounds(text, start, end)
+    before = list(_SENTENCE_END.finditer(text, max(0, s_start - _CHANGE_WINDOW), s_start))
+    left = before[-2].end() if len(before) >= 2 else max(0, s_start - _CHANGE_WINDOW)
+    right = s_end
+    for count, match in enumerate(_SENTENCE_END.finditer(text, s_end, s_end + _CHANGE_WINDOW)):
+        right = match.end()
+        if count == 1:
+            break
+    else:
+        right = min(len(text), s_end + _CHANGE_WINDOW)
+    return pattern.search(text[left:right]) is not None
+
+
+def _in_dialogue(text: str, position: int) -> bool:
+    line_start = text.rfind("\n", 0, position) + 1
+    line = text[line_start:position]
+    return (
+        line.lstrip().startswith(("—", "-", "–"))
+        or line.count('"') % 2 == 1
+        or (line.count("“") > line.count("”"))
+    )
+
+
+def _cite(chapter: ChapterDoc, fact: TextFact) -> Cite:
+    return Cite(chapter, fact.quote, fact.start, fact.end)
+
+
+def _cite_span(chapter: ChapterDoc, start: int, end: int) -> Cite:
+    s_start, s_end = sentence_bounds(chapter.text, start, end)
+    while s_end > s_start and chapter.text[s_end - 1].isspace():
+        s_end -= 1
+    return Cite(chapter, chapter.text[s_start:s_end], s_start, s_end)
+
+
+def _value_conflicts(facts: Sequence[ChapterFact]) -> list[Candidate]:
+    """Typed attributes (eyes, hair, occupation) whose value in a later chapter differs from
+    the last value before it, with nothing near the later quote explaining a change."""
+    out: list[Candidate] = []
+    groups: dict[tuple[str, str], list[ChapterFact]] = {}
+    for item in facts:
+        if item.fact.entity and (
+            item.fact.attribute in (EYES, HAIR, OCCUPATION, LAME)
+            or item.fact.attribute.startswith(RELATION)
+        ):
+            groups.setdefault((item.fact.entity, item.fact.attribute), []).append(item)
+    for (entity, attribute), items in groups.items():
+        items.sort(key=lambda i: (i.chapter.position, i.fact.start))
+        state: ChapterFact | None = None
+        reported: set[str] = set()
+        for item in items:
+            if state is not None and state.chapter.position < item.chapter.position:
+                same_chapter = {
+                    i.fact.value for i in items if i.chapter.position == state.chapter.position
+                }
+                text = item.chapter.text
+                explained = (
+                    item.explained
+                    or near(text, item.fact.start, item.fact.end, _CHANGE)
+                    or in_sentence(text, item.fact.start, item.fact.end, _CHANGE_HERE)
+                    or in_sentence(text, item.fact.start, item.fact.end, _FLASHBACK)
+                )
+                if item.fact.value not in same_chapter and not explained:
+                    if item.chapter.id not in reported:
+                        reported.add(item.chapter.id)
+                        out.append(
+                            Candidate(
+                                type="fact",
+                                severity="high" if attribute == EYES else "medium",
+                                entity=entity,
+                                attribute=attribute,
+                                values=(state.fact.value, item.fact.value),
+                                citations=[
+                                    _cite(state.chapter, state.fact),
+                                    _cite(item.chapter, item.fact),
+                                ],
+                                confident=attribute == EYES,
+                                reason="value",
+                            )
+                        )
+                    continue  # an unexplained odd value does not become the new state
+            state = item
+    return out
+
+
+@dataclass
+class _Timeline:
+    """The narrative year as of each chapter (the last year named outside a flashback)."""
+
+    years: dict[str, int]
+
+
+def _timeline(chapters: Sequence[ChapterDoc], facts: Sequence[ChapterFact]) -> _Timeline:
+    years: dict[str, int] = {}
+    year: int | None = None
+    by_chapter: dict[str, list[ChapterFact]] = {}
+    for item in facts:
+        by_chapter.setdefault(item.chapter.id, []).append(item)
+    for chapter in sorted(chapters, key=lambda c: c.position):
+        for item in by_chapter.get(chapter.id, []):
+            if item.fact.attribute != DATE or item.fact.value.startswith("0000"):
+                continue
+            text = chapter.text
+            if in_sentence(text, item.fact.start, item.fact.end, _FLASHBACK):
+                continue
+            if _BORN_NEAR.search(item.fact.quote):
+                continue
+            year = int(item.fact.value[:4])
+        if year is not None:
+            years[chapter.id] = year
+    return _Timeline(years)
+
+
+_BORN_NEAR = re.compile(r"\b(?:born|nascid[oa]|nasceu)\b", re.I)
+
+
+def _ages(facts: Sequence[ChapterFact], timeline: _Timeline) -> list[Candidate]:
+    out: list[Candidate] = []
+    groups: dict[str, list[ChapterFact]] = {}
+    for item in facts:
+        if item.fact.entity and item.fact.attribute == AGE:
+            text = item.chapter.text
+            if in_sentence(text, item.fact.start, item.fact.end, _FLASHBACK) or item.explained:
+                continue
+            groups.setdefault(item.fact.entity, []).append(item)
+    for entity, items in groups.items():
+        items.sort(key=lambda i: (i.chapter.position, i.fact.start))
+        first = items[0]
+        for later in items[1:]:
+            if later.chapter.position <= first.chapter.position:
+                continue
+            elapsed = max(
+                0,
+                timeline.years.get(later.chapter.id, 0) - timeline.years.get(first.chapter.id, 0),
+            )
+            diff = int(later.fact.value) - int(first.fact.value)
+            if elapsed <= diff <= elapsed + 1:
+                continue
+            out.append(
+                Candidate(
+                    type="fact",
+                    severity="high" if abs(diff) > 2 else "medium",
+                    entity=entity,
+                    attribute=AGE,
+                    values=(first.fact.value, later.fact.value),
+                    citations=[_cite(first.chapter, first.fact), _cite(later.chapter, later.fact)],
+                    confident=abs(diff - elapsed) > 2,
+                    reason="age",
+                )
+            )
+            break
+    # An age in a year against a stated birth year.
+    births = [i for i in facts if i.fact.entity and i.fact.attribute == BIRTH]
+    for birth in births:
+        for item in groups.get(birth.fact.entity or "", []):
+            year = timeline.years.get(item.chapter.id)
+            if year is None or item.chapter.id == birth.chapter.id:
+                continue
+            implied = year - int(item.fact.value)
+            if abs(implied - int(birth.fact.value)) > 1:
+                out.append(
+                    Candidate(
+                        type="timeline",
+                        severity="medium",
+                        entity=birth.fact.entity,
+                        attribute=BIRTH,
+                        values=(str(implied), birth.fact.value),
+                        citations=[
+                            _cite(item.chapter, item.fact),
+                            _cite(birth.chapter, birth.fact),
+                        ],
+                        confident=abs(implied - int(birth.fact.value)) > 2,
+                        reason="birth",
+                    )
+                )
+                break
+    return out
+
+
+def _after_condition(
+    chapters: Sequence[ChapterDoc], facts: Sequence[ChapterFact], names: Names
+) -> list[Candidate]:
+    out: list[Candidate] = []
+    ordered = sorted(chapters, key=lambda c: c.position)
+    spans = {c.id: name_spans(c.text, names) for c in ordered}
+    done: set[str] = set()
+    for item in facts:
+        fact = item.fact
+        if fact.attribute != CONDITION or not fact.entity or fact.entity in done:
+            continue
+        text = item.chapter.text
+        if item.explained or near(text, fact.start, fact.end, _HEARSAY):
+            continue
+        if in_sentence(text, fact.start, fact.end, _FLASHBACK):
+            continue
+        later_chapters = [c for c in ordered if c.position > item.chapter.position]
+        denied = any(
+            near(c.text, s, e, _DENIED)
+            for c in later_chapters
+            for s, e, name in spans[c.id]
+            if name == fact.entity
+        )
+        if denied:
+            continue
+        for chapter in later_chapters:
+            hit: tuple[int, int] | None = None
+            for start, end, name in spans[chapter.id]:
+                if name != fact.entity:
+                    continue
+                s_start, s_end = sentence_bounds(chapter.text, start, end)
+                sentence = chapter.text[s_start:s_end]
+                if _ACTS.search(sentence) and not _MEMORY.search(sentence):
+                    hit = (start, end)
+                    break
+            if hit is not None:
+                done.add(fact.entity)
+                word = "died" if fact.value == "dead" else "left"
+                out.append(
+                    Candidate(
+                        type="fact",
+                        severity="high",
+                        entity=fact.entity,
+                        attribute=CONDITION,
+                        values=(fact.value, "acts"),
+                        citations=[
+                            Cite(item.chapter, fact.quote, fact.start, fact.end),
+                            _cite_span(chapter, *hit),
+                        ],
+                        confident=True,
+                        reason=word,
+                    )
+                )
+                break
+    return out
+
+
+def _date_key(value: str, year: int | None) -> tuple[int, int, int] | None:
+    if "-S" in value:
+        return None
+    y, m, d = value.split("-")
+    return (int(y) if y != "0000" else (year or 0), int(m), int(d))
+
+
+def _dates(
+    chapters: Sequence[ChapterDoc], facts: Sequence[ChapterFact], tl: _Timeline
+) -> list[Candidate]:
+    """Explicit dates that run backwards from one chapter to a later one, and a month named
+    "days/weeks later" that comes before the month of the chapter before."""
+    out: list[Candidate] = []
+    ordered = sorted(chapters, key=lambda c: c.position)
+    by_chapter: dict[str, list[ChapterFact]] = {}
+    for item in facts:
+        if item.fact.attribute == DATE:
+            by_chapter.setdefault(item.chapter.id, []).append(item)
+    latest: tuple[tuple[int, int, int], ChapterFact] | None = None
+    last_month: tuple[int, Cite] | None = None
+    for chapter in ordered:
+        text = chapter.text
+        for item in sorted(by_chapter.get(chapter.id, []), key=lambda i: i.fact.start):
+            fact = item.fact
+            if _in_dialogue(text, fact.start) or in_sentence(
+                text, fact.start, fact.end, _FLASHBACK
+            ):
+                continue
+            if _BORN_NEAR.search(fact.quote):
+                continue
+            key = _date_key(fact.value, tl.years.get(chapter.id))
+            if key is None or key[0] == 0:
+                continue
+            if (
+                latest is not None
+                and key < latest[0]
+                and latest[1].chapter.position < chapter.position
+                and key[0] == latest[0][0]
+            ):
+                out.append(
+                    Candidate(
+                        type="timeline",
+                        severity="medium",
+                        entity=None,
+                        attribute=DATE,
+                        values=(latest[1].fact.value, fact.value),
+                        citations=[_cite(latest[1].chapter, latest[1].fact), _cite(chapter, fact)],
+                        confident=_SHORT_LATER.search(fact.quote) is not None,
+                        reason="date",
+                    )
+                )
+            if latest is None or key > latest[0]:
+                latest = (key, item)
+        # Months: "two weeks later, in July" after a chapter in October.
+        for match in _MONTH_WORD.finditer(text):
+            if match.group(0) == "may" or _in_dialogue(text, match.start()):
+                continue
+            month = _MONTH_NUMBER.get(fold(match.group(0)))
+            if month is None:
+                continue
+            s_start, s_end = sentence_bounds(text, match.start(), match.end())
+            sentence = text[s_start:s_end]
+            if (
+                last_month is not None
+                and not any(c.citations[-1].chapter.id == chapter.id for c in out)
+                and last_month[1].chapter.position < chapter.position
+                and _SHORT_LATER.search(sentence)
+                and month < last_month[0]
+                and not _FLASHBACK.search(sentence)
+            ):
+                out.append(
+                    Candidate(
+                        type="timeline",
+                        severity="medium",
+                        entity=None,
+                        attribute="season",
+                        values=(str(last_month[0]), str(month)),
+                        citations=[last_month[1], _cite_span(chapter, match.start(), match.end())],
+                        confident=True,
+                        reason="month",
+                    )
+                )
+            if not in_sentence(text, match.start(), match.end(), _FLASHBACK):
+                last_month = (month, _cite_span(chapter, match.start(), match.end()))
+    return out
+
+
+def find_candidates(
+    chapters: Sequence[ChapterDoc], facts: Sequence[ChapterFact], names: Names
+) -> list[Candidate]:
+    """Every candidate conflict of the book, in chapter order of their later citation."""
+    timeline = _timeline(chapters, facts)
+    found = (
+        _value_conflicts(facts)
+        + _ages(facts, timeline)
+        + _after_condition(chapters, facts, names)
+        + _dates(chapters, facts, timeline)
+    )
+    found.sort(key=lambda c: (max(x.chapter.position for x in c.citations), c.citations[0].start))
+    return found

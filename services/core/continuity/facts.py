@@ -1,0 +1,706 @@
+"""The audit's own deterministic fact layer (pt and en): eye and hair colour, ages, occupation,
+deaths and departures, explicit dates and seasons with a year, each attached to the nearest
+preceding name in the same paragraph (the bible's names when it has them, else capitalised
+words), with the quote verbatim at `text[start:end]`.
+
+The bible's LLM facts are few on the CPU model; these regexes give the audit candidates of its
+own. They are deliberately narrow: a missed fact costs recall, a wrong one a false alarm."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Attributes the audit compares.
+EYES = "eye colour"
+HAIR = "hair colour"
+AGE = "age"
+OCCUPATION = "occupation"
+CONDITION = "condition"  # value "dead" or "gone"
+LAME = "lame leg"  # value left | right
+RELATION = "relationship to "  # + the other's canonical name; value the kin word folded
+DATE = "date"  # value ISO "YYYY-MM-DD" (day 00 / month 00 when unknown)
+
+
+@dataclass(frozen=True)
+class TextFact:
+    entity: str | None  # canonical name, None for a date of the narrative
+    attribute: str
+    value: str
+    quote: str
+    start: int
+    end: int
+
+
+def fold(value: str) -> str:
+    """Lower case without accents."""
+    decomposed = unicodedata.normalize("NFKD", value.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Colours, folded, mapped to one value per colour (masculine/feminine/plural forms together).
+_COLOURS: dict[str, str] = {
+    "green": "green",
+    "grey": "grey",
+    "gray": "grey",
+    "blue": "blue",
+    "brown": "brown",
+    "hazel": "hazel",
+    "black": "black",
+    "dark": "dark",
+    "red": "red",
+    "auburn": "red",
+    "ginger": "red",
+    "blond": "blond",
+    "blonde": "blond",
+    "fair": "blond",
+    "yellow": "blond",
+    "golden": "blond",
+    "white": "white",
+    "silver": "white",
+    "verde": "green",
+    "verdes": "green",
+    "cinza": "grey",
+    "cinzentos": "grey",
+    "cinzentas": "grey",
+    "azul": "blue",
+    "azuis": "blue",
+    "castanho": "brown",
+    "castanhos": "brown",
+    "castanha": "brown",
+    "castanhas": "brown",
+    "pretos": "black",
+    "preto": "black",
+    "pretas": "black",
+    "preta": "black",
+    "negros": "black",
+    "negro": "black",
+    "escuros": "dark",
+    "escuro": "dark",
+    "ruivo": "red",
+    "ruivos": "red",
+    "ruiva": "red",
+    "louro": "blond",
+    "louros": "blond",
+    "loura": "blond",
+    "loiro": "blond",
+    "loiros": "blond",
+    "loira": "blond",
+    "dourado": "blond",
+    "grisalho": "grey",
+    "grisalhos": "grey",
+    "branco": "white",
+    "brancos": "white",
+}
+_COLOUR = r"(?P<colour>" + "|".join(sorted(_COLOURS, key=len, reverse=True)) + r")"
+# Up to two words between a colour and its noun ("green, patient eyes", "bright corn yellow").
+_GAP = r"(?:[\w-]+,?\s+){0,2}?"
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (EYES, re.compile(rf"\b{_COLOUR}(?:[\s,-]+[\w-]+)?\s+eyes\b", re.I)),
+    (EYES, re.compile(rf"\beyes\s+(?:were|was|are)\s+{_GAP}{_COLOUR}\b", re.I)),
+    (EYES, re.compile(rf"\bolhos\s+{_COLOUR}\b", re.I)),
+    (EYES, re.compile(rf"\bolhos\s+(?:eram|s[aã]o)\s+{_GAP}{_COLOUR}\b", re.I)),
+    (HAIR, re.compile(rf"\b{_COLOUR}(?:[\s,-]+[\w-]+)?\s+hair\b", re.I)),
+    (HAIR, re.compile(rf"\bhair\s+(?:was|were|is)\s+(?:an?\s+)?{_GAP}{_COLOUR}\b", re.I)),
+    (HAIR, re.compile(rf"\b{_COLOUR}-haired\b", re.I)),
+    (HAIR, re.compile(rf"\bcabelos?\s+(?:j[aá]\s+|todo\s+)?{_COLOUR}\b", re.I)),
+    (HAIR, re.compile(rf"\bcabelos?\s+(?:era|eram)\s+{_GAP}{_COLOUR}\b", re.I)),
+]
+
+_LEG = re.compile(
+    r"\b(?P<side>left|right|esquerda|direita)\s+(?:leg|perna)\b|"
+    r"\b(?:perna)\s+(?P<side2>esquerda|direita)\b",
+    re.I,
+)
+_LAME = re.compile(r"\b(?:lame|limp\w*|crippled|manc\w*|coxo|coxa|aleijad\w*)\b", re.I)
+_SIDES = {"left": "left", "right": "right", "esquerda": "left", "direita": "right"}
+
+_KIN = {
+    "brother": "sibling",
+    "sister": "sibling",
+    "cousin": "cousin",
+    "uncle": "uncle",
+    "aunt": "uncle",
+    "father": "parent",
+    "mother": "parent",
+    "son": "child",
+    "daughter": "child",
+    "husband": "spouse",
+    "wife": "spouse",
+    "irmao": "sibling",
+    "irma": "sibling",
+    "primo": "cousin",
+    "prima": "cousin",
+    "tio": "uncle",
+    "tia": "uncle",
+    "pai": "parent",
+    "mae": "parent",
+    "filho": "child",
+    "filha": "child",
+    "marido": "spouse",
+    "esposa": "spouse",
+    "mulher": "spouse",
+}
+_KIN_WORD = (
+    r"(?P<kin>brother|sister|cousin|uncle|aunt|father|mother|son|daughter|husband|wife|"
+    r"irmão|irmã|primo|prima|tio|tia|pai|mãe|filho|filha|marido|esposa|mulher)"
+)
+_NAMEISH = r"[A-ZÀ-Ý][\wà-ÿ'-]+(?:\s+[A-ZÀ-Ý][\wà-ÿ'-]+)*"
+_RELATIONS = [
+    # "Firmino Batista, irmão de Dita"
+    re.compile(rf"(?P<x>{_NAMEISH}),\s+{_KIN_WORD}\s+d[eoa]\s+(?P<y>{_NAMEISH})"),
+    # "Elsie's brother, Jonah Pike"
+    re.compile(rf"(?P<y>{_NAMEISH})['’]s\s+{_KIN_WORD},\s+(?P<x>{_NAMEISH})"),
+    # "His cousin Elsie" (x: the name before)
+    re.compile(rf"\b(?:[Hh]is|[Hh]er|[Ss]eu|[Ss]ua)\s+{_KIN_WORD}\s+(?P<y>{_NAMEISH})"),
+]
+
+_UNITS_EN = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS_EN = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_UNITS_PT = {
+    "um": 1,
+    "uma": 1,
+    "dois": 2,
+    "duas": 2,
+    "tres": 3,
+    "quatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "sete": 7,
+    "oito": 8,
+    "nove": 9,
+    "dez": 10,
+    "onze": 11,
+    "doze": 12,
+    "treze": 13,
+    "catorze": 14,
+    "quatorze": 14,
+    "quinze": 15,
+    "dezesseis": 16,
+    "dezessete": 17,
+    "dezoito": 18,
+    "dezenove": 19,
+}
+_TENS_PT = {
+    "vinte": 20,
+    "trinta": 30,
+    "quarenta": 40,
+    "cinquenta": 50,
+    "sessenta": 60,
+    "setenta": 70,
+    "oitenta": 80,
+    "noventa": 90,
+}
+_NUM_WORD = (
+    r"(?:\d{1,3}|(?:"
+    + "|".join(sorted({**_TENS_EN, **_TENS_PT}, key=len, reverse=True))
+    + r")(?:(?:-|\s+e\s+|\s+)(?:"
+    + "|".join(sorted({**_UNITS_EN, **_UNITS_PT}, key=len, reverse=True))
+    + r"))?|"
+    + "|".join(sorted({**_UNITS_EN, **_UNITS_PT}, key=len, reverse=True))
+    + r")"
+)
+
+
+def parse_number(words: str) -> int | None:
+    """'thirty-one', 'quarenta e cinco', '17' → the number; None if it is not one."""
+    folded = fold(words).strip()
+    if folded.isdigit():
+        return int(folded)
+    total = 0
+    for part in re.split(r"[-\s]+", folded):
+        if part == "e":
+            continue
+        if part in _TENS_EN or part in _TENS_PT:
+            total += _TENS_EN.get(part, _TENS_PT.get(part, 0))
+        elif part in _UNITS_EN or part in _UNITS_PT:
+            total += _UNITS_EN.get(part, _UNITS_PT.get(part, 0))
+        else:
+            return None
+    return total or None
+
+
+_AGE_PATTERNS = [
+    re.compile(rf"\b(?P<n>{_NUM_WORD})\s+years?\s+old\b", re.I),
+    re.compile(
+        rf"\b(?:was|is|turned|aged|now)\s+(?:just\s+)?(?P<n>{_NUM_WORD})\b(?!\s+\w+s\b)", re.I
+    ),
+    re.compile(rf"\b(?:tinha|tem|fez|completou|completara)\s+(?P<n>{_NUM_WORD})\s+anos\b", re.I),
+    re.compile(rf"\b(?P<n>{_NUM_WORD})\s+anos\s+de\s+idade\b", re.I),
+]
+# "was twenty" is an age only when the sentence says nothing about what was counted.
+_NOT_AGE_AFTER = re.compile(
+    r"^\s*(?:[\w-]+\s+)?(?:minutes|hours|days|weeks|months|miles|feet|steps|pounds|shillings|"
+    r"men|women|people|times|years\s+(?:ago|before|later)|o'clock|percent)\b",
+    re.I,
+)
+
+_OCCUPATIONS = (
+    "doctor|physician|surgeon|nurse|fisherman|baker|butcher|blacksmith|smith|tailor|teacher|"
+    "schoolmistress|schoolmaster|lawyer|clerk|priest|vicar|minister|sailor|farmer|carpenter|"
+    "merchant|shopkeeper|soldier|captain|seamstress|cook|innkeeper|banker|policeman|constable|"
+    "postman|postmistress|miner|weaver|painter|writer|journalist|engineer|pharmacist|"
+    "médico|medico|médica|medica|enfermeira|enfermeiro|pescador|padeiro|açougueiro|ferreiro|"
+    "alfaiate|costureira|professora|professor|advogado|advogada|escrivão|escrivao|caixeiro|"
+    "padre|marinheiro|fazendeiro|lavrador|carpinteiro|marceneiro|comerciante|soldado|"
+    "cozinheira|cozinheiro|banqueiro|delegado|carteiro|mineiro|pintor|escritor|jornalista|"
+    "engenheiro|farmacêutico|farmaceutico|boticário|boticario|sapateiro|pedreiro|vendeiro"
+)
+_OCCUPATION_PATTERNS = [
+    re.compile(
+        rf"\b(?:was|is|had\s+been|became|worked\s+as)\s+(?:an?\s+|the\s+)?(?:[\w'-]+\s+)?"
+        rf"(?P<job>{_OCCUPATIONS})\b(?!['’]s)",
+        re.I,
+    ),
+    re.compile(
+        rf"\b(?:era|é|foi|trabalhava\s+como|virou|tornou-se)\s+(?:um\s+|uma\s+|o\s+|a\s+)?"
+        rf"(?P<job>{_OCCUPATIONS})\b",
+        re.I,
+    ),
+]
+
+_DEATH = re.compile(
+    r"\b(?:died|was\s+buried|was\s+dead|had\s+died|is\s+dead|passed\s+away|drowned|was\s+killed|"
+    r"morreu|faleceu|tinha\s+morrido|havia\s+morrido|foi\s+enterrad[oa]|foi\s+sepultad[oa]|"
+    r"morrera|falecera|afogou-se|morreu\s+afogad[oa])\b",
+    re.I,
+)
+_DEPARTURE = re.compile(
+    r"\b(?:never\s+to\s+return|left\s+for\s+good|left\s+\w+\s+for\s+good|never\s+came\s+back|"
+    r"would\s+never\s+come\s+back|n[aã]o\s+voltaria\s+(?:nunca\s+)?mais|"
+    r"partiu\s+para\s+sempre|foi\s+embora\s+para\s+sempre|nunca\s+mais\s+voltou)\b",
+    re.I,
+)
+
+# "her mother died": the death is not the named person's.
+_KIN_BEFORE = re.compile(
+    r"\b(?:mother|father|wife|husband|brother|sister|son|daughter|uncle|aunt|grandmother|"
+    r"grandfather|m[aã]e|pai|esposa|marido|irm[aã]o?|filh[oa]|ti[oa]|av[oó]|sogr[oa])\W+"
+    r"(?:\w+\W+){0,2}$",
+    re.I,
+)
+
+_MONTHS = {
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "janeiro": 1,
+    "fevereiro": 2,
+    "marco": 3,
+    "março": 3,
+    "abril": 4,
+    "maio": 5,
+    "junho": 6,
+    "julho": 7,
+    "agosto": 8,
+    "setembro": 9,
+    "outubro": 10,
+    "novembro": 11,
+    "dezembro": 12,
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")"
+_DATE_PATTERNS = [
+    # "2nd of May", "the 29th of April", "10 de abril", "5 de abril de 1952"
+    re.compile(
+        rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th|º)?\s+(?:of|de)\s+{_MONTH}"
+        r"(?:,?\s+(?:of\s+|de\s+)?(?P<year>1[5-9]\d\d|20\d\d))?\b",
+        re.I,
+    ),
+    # "May 2nd", "April 29, 1921"
+    re.compile(
+        rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,\s+(?P<year>1[5-9]\d\d|20\d\d))?\b",
+    ),
+    # "March 1952", "março de 1952", "in October"
+    re.compile(
+        rf"\b(?:in\s+|em\s+)?{_MONTH}(?:\s+(?:of\s+|de\s+)?(?P<year>1[5-9]\d\d|20\d\d))\b", re.I
+    ),
+]
+_SEASONS = {
+    "spring": 1,
+    "summer": 2,
+    "autumn": 3,
+    "fall": 3,
+    "winter": 4,
+    "primavera": 1,
+    "verao": 2,
+    "verão": 2,
+    "outono": 3,
+    "inverno": 4,
+}
+_SEASON_YEAR = re.compile(
+    r"\b(?P<season>spring|summer|autumn|winter|primavera|ver[aã]o|outono|inverno)\s+"
+    r"(?:of\s+|de\s+)(?P<year>1[5-9]\d\d|20\d\d)\b",
+    re.I,
+)
+_BORN = re.compile(
+    r"\b(?:born|nascid[oa]|nasceu)\b[^.!?\n]{0,40}?\b(?P<year>1[5-9]\d\d|20\d\d)\b", re.I
+)
+BIRTH = "birth year"
+
+_NAME = re.compile(r"\b[A-ZÀ-Ý][\wà-ÿ'-]+(?:\s+[A-ZÀ-Ý][\wà-ÿ'-]+)*")
+_NOT_NAMES = {
+    fold(w)
+    for w in [
+        "The",
+        "A",
+        "An",
+        "He",
+        "She",
+        "It",
+        "They",
+        "We",
+        "I",
+        "You",
+        "His",
+        "Her",
+        "Their",
+        "But",
+        "And",
+        "Then",
+        "When",
+        "In",
+        "On",
+        "At",
+        "From",
+        "Of",
+        "For",
+        "With",
+        "Mr",
+        "Mrs",
+        "Miss",
+        "Dr",
+        "O",
+        "A",
+        "Os",
+        "As",
+        "Ele",
+        "Ela",
+        "Eles",
+        "Elas",
+        "Um",
+        "Uma",
+        "No",
+        "Na",
+        "Nos",
+        "Nas",
+        "Do",
+        "Da",
+        "De",
+        "E",
+        "Mas",
+        "Quando",
+        "Em",
+        "Depois",
+        "Antes",
+        "Seu",
+        "Sua",
+        "Dona",
+        "Dom",
+        "Foi",
+        "Era",
+        "Não",
+        "Sim",
+        "Se",
+        "Que",
+        "Por",
+        "Para",
+        "Com",
+        "Isso",
+        "Aquilo",
+        "Este",
+        "Esta",
+        "Esse",
+        "Essa",
+        "There",
+        "This",
+        "That",
+        "What",
+        "Where",
+        "Who",
+        "Why",
+        "How",
+        "Yes",
+        "No",
+        "Not",
+        "Now",
+        "God",
+        "Deus",
+    ]
+}
+_MONTH_KEYS = {fold(m) for m in _MONTHS} | {fold(s) for s in _SEASONS}
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names to attach facts to: every spelling → the canonical name."""
+
+    spellings: dict[str, str]
+
+    @classmethod
+    def of(cls, entities: Iterable[tuple[str, Sequence[str]]]) -> Names:
+        spellings: dict[str, str] = {}
+        for name, aliases in entities:
+            for spelling in (name, *aliases):
+                if spelling.strip():
+                    spellings.setdefault(spelling.strip(), name)
+        return cls(spellings)
+
+
+def _at_sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“‘«—–-")
+    return not before or before[-1] in ".!?…:\n"
+
+
+def names_from_texts(texts: Iterable[str]) -> Names:
+    """Names for a book whose bible has none yet: capitalised words, a one-word name joined to
+    the one longer name that begins or ends with it ("Mara" → "Mara Quill")."""
+    found: dict[str, int] = {}
+    for text in texts:
+        for start, _, name in name_spans(text, Names({})):
+            found.setdefault(name, 0)
+            if not _at_sentence_start(text, start):
+                found[name] += 1
+    # A word seen only at the start of sentences is no name ("Tinha", "Disse"), unless it
+    # is part of a longer name ("Mara" of "Mara Quill").
+    longer = [n for n in found if len(n.split()) > 1]
+    spellings: dict[str, str] = {n: n for n in longer}
+    for name, count in found.items():
+        if len(name.split()) > 1:
+            continue
+        owners = [n for n in longer if name in (n.split()[0], n.split()[-1])]
+        if len(owners) == 1:
+            spellings[name] = owners[0]
+        elif count > 0:
+            spellings[name] = name
+    return Names(spellings)
+
+
+def _paragraph_bounds(text: str, position: int) -> tuple[int, int]:
+    start = text.rfind("\n\n", 0, position)
+    end = text.find("\n\n", position)
+    return (0 if start < 0 else start + 2), (len(text) if end < 0 else end)
+
+
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence holding text[start:end] (to the paragraph's edges at most)."""
+    p_start, p_end = _paragraph_bounds(text, start)
+    left = p_start
+    for match in re.finditer(r"[.!?…](?:[\"'”’»)]*)\s+", text[p_start:start]):
+        left = p_start + match.end()
+    # From the span's last character: a span that ends with its full stop ends its sentence.
+    tail = max(start, end - 1)
+    right_match = re.search(r"[.!?…][\"'”’»)]*(?=\s|$)", text[tail:p_end])
+    right = tail + right_match.end() if right_match else p_end
+    return left, right
+
+
+def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
+    """Where names occur: (start, end, canonical name), left to right, longest spelling wins."""
+    spans: list[tuple[int, int, str]] = []
+    if names.spellings:
+        ordered = sorted(names.spellings, key=len, reverse=True)
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in ordered) + r")\b")
+        taken: list[tuple[int, int]] = []
+        for match in pattern.finditer(text):
+            if any(a < match.end() and match.start() < b for a, b in taken):
+                continue
+            taken.append((match.start(), match.end()))
+            spans.append((match.start(), match.end(), names.spellings[match.group(0)]))
+        return sorted(spans)
+    for match in _NAME.finditer(text):
+        words = [w for w in match.group(0).split() if fold(w) not in _NOT_NAMES]
+        if not words or all(fold(w) in _MONTH_KEYS for w in words):
+            continue
+        begin = match.start() + match.group(0).index(words[0])
+        name = " ".join(words)
+        spans.append((begin, begin + len(name), name))
+    return spans
+
+
+_PLACE_BEFORE = re.compile(
+    r"\b(?:at|in|to|from|into|near|towards?|beyond|past|across|off|around|over|em|no|na|nos|nas|"
+    r"para|pra|al[eé]m\s+d[oa]s?)\s+(?:the\s+)?$",
+    re.I,
+)
+# "os olhos azuis da mãe", "the green eyes of her mother": someone else's, not the name's.
+_OF_KIN_AFTER = re.compile(
+    r"^\s+(?:d[aoe]s?|of)\s+(?:sua\s+|seu\s+|her\s+|his\s+|their\s+|the\s+)?"
+    r"(?:m[aã]e|pai|mother|father|irm[aã]o?|sister|brother|filh[oa]|son|daughter|av[oó]|"
+    r"marido|esposa|husband|wife|ti[oa]|aunt|uncle)\b",
+    re.I,
+)
+
+
+def _subject(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+    """The nearest name before `position` in its paragraph that opens a clause ("Jonah took
+    the Kittiwake out ... beyond the Skerries. His cousin" → Jonah): what "his"/"her" most
+    often points back to."""
+    p_start, _ = _paragraph_bounds(text, position)
+    for start, _end, name in reversed(spans):
+        if start < p_start or start >= position:
+            continue
+        before = text[p_start:start].rstrip(" ")
+        if not before or before[-1] in '.,;:!?—"“\n' or re.search(r"\b(?:and|e)$", before):
+            return name
+    return None
+
+
+def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+    """The nearest name before `position` in its paragraph (or, with none, the first after it
+    in the same sentence)."""
+    p_start, _ = _paragraph_bounds(text, position)
+    # A name after a preposition is most often a place ("the lighthouse at Carrow Point").
+    before = [
+        s
+        for s in spans
+        if p_start <= s[0] and s[1] <= position and not _PLACE_BEFORE.search(text[p_start : s[0]])
+    ]
+    if before:
+        return before[-1][2]
+    _, s_end = sentence_bounds(text, position, position)
+    after = [s for s in spans if position <= s[0] < s_end]
+    return after[0][2] if after else None
+
+
+def _quote(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The clause around a match, verbatim (the sentence, trimmed to 160 characters)."""
+    s_start, s_end = sentence_bounds(text, start, end)
+    while s_end > s_start and text[s_end - 1].isspace():
+        s_end -= 1
+    if s_end - s_start > 160:
+        s_start = max(s_start, start - 60)
+        s_end = min(s_end, end + 60)
+        while s_start > 0 and s_start < start and not text[s_start - 1].isspace():
+            s_start += 1
+        while s_end < len(text) and s_end > end and not text[s_end].isspace():
+            s_end -= 1
+    return text[s_start:s_end], s_start, s_end
+
+
+def _month_day(month: str) -> int:
+    return _MONTHS[fold(month)] if fold(month) in _MONTHS else _MONTHS[month.lower()]
+
+
+def extract_facts(text: str, names: Names) -> list[TextFact]:
+    """Every fact the patterns find in one chapter's text, in text order."""
+    spans = name_spans(text, names)
+    facts: list[TextFact] = []
+    seen: set[tuple[str, int]] = set()
+
+    def add(entity: str | None, attribute: str, value: str, start: int, end: int) -> None:
+        if (attribute, start) in seen:
+            return
+        seen.add((attribute, start))
+        quote, q_start, q_end = _quote(text, start, end)
+        facts.append(TextFact(entity, attribute, value, quote, q_start, q_end))
+
+    for attribute, pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            if _OF_KIN_AFTER.match(text[match.end() : match.end() + 40]):
+                continue
+            owner = _owner(spans, text, match.start())
+            if owner is not None:
+                add(owner, attribute, _COLOURS[fold(match.group("colour"))], *match.span())
+    spelled = dict(names.spellings) or {n: n for _, _, n in spans}
+    for pattern in _RELATIONS:
+        for match in pattern.finditer(text):
+            groups = match.groupdict()
+            other = spelled.get(groups["y"])
+            owner = (
+                spelled.get(groups["x"])
+                if groups.get("x")
+                else _subject(spans, text, match.start())
+            )
+            if other is None or owner is None or owner == other:
+                continue
+            add(owner, RELATION + other, _KIN[fold(match.group("kin"))], *match.span())
+    for match in _LEG.finditer(text):
+        s_start, s_end = sentence_bounds(text, match.start(), match.end())
+        if not _LAME.search(text[s_start:s_end]):
+            continue
+        owner = _owner(spans, text, match.start())
+        side = match.group("side") or match.group("side2")
+        if owner is not None:
+            add(owner, LAME, _SIDES[fold(side)], *match.span())
+    for pattern in _AGE_PATTERNS:
+        for match in pattern.finditer(text):
+            if _NOT_AGE_AFTER.match(text[match.end() :]):
+                continue
+            number = parse_number(match.group("n"))
+            owner = _owner(spans, text, match.start())
+            if number is not None and 0 < number < 120 and owner is not None:
+                add(owner, AGE, str(number), *match.span())
+    for pattern in _OCCUPATION_PATTERNS:
+        for match in pattern.finditer(text):
+            owner = _owner(spans, text, match.start())
+            if owner is not None:
+                add(owner, OCCUPATION, fold(match.group("job")), *match.span())
+    for pattern, value in ((_DEATH, "dead"), (_DEPARTURE, "gone")):
+        for match in pattern.finditer(text):
+            owner = _owner(spans, text, match.start())
+            if owner is not None and not _KIN_BEFORE.search(
+                text[max(0, match.start() - 40) : match.start()]
+            ):
+                add(owner, CONDITION, value, *match.span())
+    for match in _BORN.finditer(text):
+        owner = _owner(spans, text, match.start())
+        if owner is not None:
+            add(owner, BIRTH, match.group("year"), *match.span())
+    date_spans: list[tuple[int, int]] = []
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(a < match.end() and match.start() < b for a, b in date_spans):
+                continue  # "10 de abril de 1952" is one date, not also "abril de 1952"
+            date_spans.append(match.span())
+            groups = match.groupdict()
+            year = groups.get("year")
+            day = groups.get("day")
+            month = _month_day(match.group("month"))
+            value = f"{year or '0000'}-{month:02d}-{int(day) if day else 0:02d}"
+            add(None, DATE, value, *match.span())
+    for match in _SEASON_YEAR.finditer(text):
+        season = _SEASONS[fold(match.group("season"))]
+        add(None, DATE, f"{match.group('year')}-S{season}", *match.span())
+    facts.sort(key=lambda f: f.start)
+    return facts

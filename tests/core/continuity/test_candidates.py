@@ -1,0 +1,128 @@
+"""Candidate conflicts: planted contradictions found, explained changes (dyed, now, birthday,
+flashback, rumour denied) left alone, citations verbatim in their chapters."""
+
+from __future__ import annotations
+
+from services.core.continuity.candidates import Candidate, ChapterDoc, ChapterFact, find_candidates
+from services.core.continuity.facts import Names, extract_facts
+
+NAMES = Names.of([("Mara Quill", ["Mara"]), ("Elsie Dunmore", ["Elsie"]), ("Dita", [])])
+
+
+def audit(*texts: str, names: Names = NAMES) -> list[Candidate]:
+    chapters = [ChapterDoc(f"c{i}", i, f"Ch {i}", 1, t) for i, t in enumerate(texts, 1)]
+    facts = [ChapterFact(c, f) for c in chapters for f in extract_facts(c.text, names)]
+    found = find_candidates(chapters, facts, names)
+    for candidate in found:
+        assert len(candidate.citations) >= 2
+        for cite in candidate.citations:
+            assert cite.chapter.text[cite.start : cite.end] == cite.quote
+    return found
+
+
+def test_eye_colour_contradiction_is_found_with_both_chapters() -> None:
+    found = audit("Mara had green eyes.", "Nothing here.", "Mara looked up; her grey eyes shone.")
+    assert len(found) == 1
+    assert (found[0].entity, found[0].values) == ("Mara Quill", ("green", "grey"))
+    assert [c.chapter.position for c in found[0].citations] == [1, 3]
+    assert found[0].confident
+
+
+def test_dyed_hair_is_an_explained_change() -> None:
+    assert not audit(
+        "Elsie had black hair.", "Elsie had dyed it at the chemist's. Her hair was bright yellow."
+    )
+
+
+def test_portuguese_hair_painted_is_explained() -> None:
+    assert not audit(
+        "Dita tinha o cabelo grisalho.", "Dita tinha pintado o cabelo de preto. Dita, cabelo preto."
+    )
+
+
+def test_occupation_change_with_became_is_explained_without_it_found() -> None:
+    assert not audit("Elsie was a teacher.", "Elsie became a nurse that winter.")
+    found = audit("Elsie was a teacher.", "Elsie was a nurse, as she always had been.")
+    assert [c.attribute for c in found] == ["occupation"]
+
+
+def test_age_jump_is_found_and_a_birthday_is_not() -> None:
+    assert not audit("Mara was seventeen years old.", "Mara, now eighteen, smiled.")
+    found = audit("Elsie was twenty-four.", "Elsie had just turned thirty-one, she said.")
+    assert [(c.attribute, c.values) for c in found] == [("age", ("24", "31"))]
+
+
+def test_age_in_a_flashback_is_not_a_conflict() -> None:
+    assert not audit(
+        "Mara was seventeen years old.", "Mara remembered the winter when she was eleven."
+    )
+
+
+def test_age_fits_the_years_gone_by() -> None:
+    assert not audit("In March of 1950 Elsie was twenty.", "In May of 1955 Elsie was twenty-five.")
+
+
+def test_dead_character_acting_later_is_found() -> None:
+    found = audit("Elsie died in her sleep.", "Nothing.", "Elsie came in and said hello.")
+    assert [(c.attribute, c.reason) for c in found] == [("condition", "died")]
+    assert [c.chapter.position for c in found[0].citations] == [1, 3]
+
+
+def test_rumoured_death_denied_later_is_not_a_conflict() -> None:
+    assert not audit(
+        "Word had come that Elsie had drowned.",
+        "Elsie walked in. The rumour of her drowning had been false.",
+    )
+
+
+def test_remembering_the_dead_is_not_acting() -> None:
+    assert not audit("Elsie died in May.", "Mara remembered how Elsie laughed.")
+
+
+def test_dates_running_backwards() -> None:
+    found = audit(
+        "In the spring of 1921 Mara was happy. On the 2nd of May, Mara went out.",
+        "Three days later, on the 29th of April, news came.",
+    )
+    assert [c.reason for c in found] == ["date"]
+
+
+def test_portuguese_month_weeks_later_before_the_previous_month() -> None:
+    found = audit(
+        "Julho chegou frio e seco.", "Duas semanas depois, no calor de janeiro, Dita saiu."
+    )
+    assert [c.reason for c in found] == ["month"]
+
+
+def test_flashback_date_is_not_a_conflict() -> None:
+    assert not audit(
+        "In March of 1952 Dita opened the shop.", "Dita lembrou-se de 1938 e de abril de 1938."
+    )
+
+
+def test_the_lame_leg_changing_sides_is_found() -> None:
+    found = audit(
+        "Elsie Dunmore limped on her left leg, which a falling spar had crushed.",
+        "Nothing.",
+        "Elsie's right leg, the lame one, hurt her badly in the cold.",
+    )
+    assert [(c.attribute, c.values) for c in found] == [("lame leg", ("left", "right"))]
+    assert not audit("Dita mancava da perna esquerda.", "Dita, coxa da perna esquerda, riu.")
+
+
+def test_a_relationship_that_changes_kind_is_found_in_both_languages() -> None:
+    names = Names.of([("Jonah Pike", ["Jonah"]), ("Elsie Dunmore", ["Elsie"]), ("Skerries", [])])
+    found = audit(
+        "Elsie's brother, Jonah Pike, was mending nets.",
+        "On Sunday, Jonah took the boat out beyond the Skerries. His cousin Elsie watched him go.",
+        names=names,
+    )
+    assert [(c.entity, c.attribute, c.values) for c in found] == [
+        ("Jonah Pike", "relationship to Elsie Dunmore", ("sibling", "cousin"))
+    ]
+    pt = Names.of([("Firmino Batista", ["Firmino"]), ("Dita", [])])
+    found = audit(
+        "Firmino Batista, irmão de Dita, abriu.", "Firmino, primo de Dita, riu.", names=pt
+    )
+    assert [c.values for c in found] == [("sibling", "cousin")]
+    assert not audit("Firmino Batista, irmão de Dita, abriu.", "Firmino, irmão de Dita.", names=pt)
