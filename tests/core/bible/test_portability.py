@@ -6,8 +6,6 @@ edits are kept."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,9 +17,8 @@ from services.core.bible.schemas import EntityCreate, FactUpdate
 from services.core.books.schemas import BookCreate
 from services.core.books.service import create_book
 from services.core.chapters.service import save_new_chapter
-from services.core.db import make_engine, make_session_factory, transaction
+from services.core.db import transaction
 from services.core.errors import InvalidInput, PayloadTooLarge
-from services.core.migrate import downgrade, upgrade
 from tests.core.bible.test_service import CHAPTERS, Book, build, entity_id
 
 LIMIT = 1_000_000
@@ -60,19 +57,6 @@ NOVELAI = {
         {"displayName": "", "keys": ["Sancha"], "text": "Mulher de Escobar."},
     ],
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        downgrade(url)
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def new_book(sessions: sessionmaker[Session], title: str = "Dom") -> Book:

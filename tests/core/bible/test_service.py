@@ -4,9 +4,7 @@ of a chapter, and author edits that survive re-extraction. Extractions are built
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,28 +28,14 @@ from services.core.books.schemas import BookCreate
 from services.core.books.service import create_book
 from services.core.chapters.models import Chapter
 from services.core.chapters.service import save_new_chapter, update_chapter
-from services.core.db import make_engine, make_session_factory, transaction
+from services.core.db import transaction
 from services.core.errors import Conflict, InvalidInput, NotFound
-from services.core.migrate import downgrade, upgrade
 
 CHAPTERS = [
     ("Um", "Capitu morava na Rua de Matacavalos. Capitu tinha catorze anos. Bentinho a via."),
     ("Dois", "Bentinho foi ao seminário. Capitu ficou. José Dias falou com Bentinho."),
     ("Três", "Capitu mudou-se para a Glória. Capitu estava casada. Bentinho sorriu."),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        downgrade(url)
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @dataclass

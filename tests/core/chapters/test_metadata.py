@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,24 +13,10 @@ from services.core.chapters.service import (
     set_metadata,
     update_chapter,
 )
-from services.core.db import make_engine, make_session_factory, transaction
+from services.core.db import transaction
 from services.core.errors import NotFound
-from services.core.migrate import downgrade, upgrade
 
 META = {"genre": "drama", "tone": "melancólico", "characters": ["Ana"]}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        downgrade(url)
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def new_chapter(sessions: sessionmaker[Session]) -> tuple[str, str, str]:

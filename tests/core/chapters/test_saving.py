@@ -3,7 +3,7 @@ writers race for a revision number), the Markdown mirror after the commit, then 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,26 +23,12 @@ from services.core.chapters.service import (
     get_chapter,
     update_chapter,
 )
-from services.core.db import make_engine, make_session_factory, transaction
+from services.core.db import transaction
 from services.core.errors import NotFound
 from services.core.jobs.models import Job
 from services.core.jobs.outbox import FollowUp
-from services.core.migrate import downgrade, upgrade
 
 MAX = 10_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        downgrade(url)
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture()

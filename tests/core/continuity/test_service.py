@@ -3,9 +3,6 @@ surviving re-runs, a changed passage bringing a finding back, incremental scope,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,9 +12,8 @@ from services.core.chapters.models import Chapter
 from services.core.chapters.service import current_text, save_new_chapter, update_chapter
 from services.core.continuity import service
 from services.core.continuity.schemas import FindingOut
-from services.core.db import make_engine, make_session_factory, transaction
+from services.core.db import transaction
 from services.core.errors import NotFound
-from services.core.migrate import downgrade, upgrade
 
 CHAPTERS = [
     ("Um", "Mara Quill chegou. Mara tinha olhos verdes e cabelo ruivo."),
@@ -28,19 +24,6 @@ CHAPTERS = [
         "parou. Mara olhou o espelho: os olhos castanhos de sempre.",
     ),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        downgrade(url)
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture()
