@@ -25,6 +25,8 @@ def test_page_renders_with_every_service_ready(app: AppTest) -> None:
         "Editor",
         "Copiloto",
         "Manuscrito",
+        "Bíblia",
+        "Continuidade",
         "Memória",
         "Trabalhos",
     ]
@@ -40,6 +42,8 @@ def test_english_labels(app: AppTest) -> None:
         "Editor",
         "Copilot",
         "Manuscript",
+        "Bible",
+        "Continuity",
         "Memory",
         "Jobs",
     ]
