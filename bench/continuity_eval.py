@@ -5,6 +5,9 @@ same way in one run.
 Systems:
   baseline  regexes only: every pair of chapters where the same capitalised name has different
             colour words (or different numbers) within a few words of it is a finding;
+  inproc    the audit's own code in this process, judge off: the story bible's names from
+            `extract_chapter` (no LLM) chapter by chapter, then the candidates the
+            `continuity_check` job would store (`candidates_for`), no stack needed;
   api       `--api URL`: a running stack; a new book per manuscript, the .md file uploaded to
             POST /books/{id}/import (as the product's import does), the import and the jobs it
             queues (indexing, automatic extraction) waited for, then `build_bible` and
@@ -16,7 +19,7 @@ prose may hold contradictions nobody planted), the share of findings whose cited
 planted pair, and the time.
 
     PYTHONPATH=$PWD .venv/bin/python bench/continuity_eval.py [--manuscripts a,b]
-        [--systems baseline,api] [--api URL] [--api-token TOKEN] [--llm on|off]
+        [--systems baseline,inproc,api] [--api URL] [--api-token TOKEN] [--llm on|off]
         [--json out.json] [--details] [--check] [--rebuild]
 """
 
@@ -76,6 +79,41 @@ def run_baseline(annotation: Annotation, texts: list[str]) -> tuple[list[Finding
     started = time.perf_counter()
     findings = baseline_findings(texts)
     return findings, {"seconds": round(time.perf_counter() - started, 3)}
+
+
+def run_inproc(annotation: Annotation, texts: list[str]) -> tuple[list[Finding], dict[str, Any]]:
+    from services.core.bible.aliases import KnownEntity
+    from services.core.bible.extraction import extract_chapter
+    from services.core.bible.text_facts import Names, names_from_texts
+    from services.core.continuity.candidates import ChapterDoc
+    from services.core.continuity.service import BookText, candidates_for, explain
+
+    started = time.perf_counter()
+    known: dict[str, KnownEntity] = {}
+    for text in texts:
+        extraction = extract_chapter(
+            text, language=annotation.language, llm=None, known=list(known.values())
+        )
+        for entity in extraction.entities:
+            old = known.get(entity.name)
+            aliases = tuple(sorted({*(old.aliases if old else ()), *entity.aliases}))
+            known[entity.name] = KnownEntity(entity.name, entity.name, entity.kind, aliases)
+    bible = Names.of((e.name, e.aliases) for e in known.values())
+    names = Names({**names_from_texts(texts).spellings, **bible.spellings})
+    chapters = [ChapterDoc(f"c{i}", i, f"{i}", 1, t) for i, t in enumerate(texts, 1)]
+    book = BookText(annotation.language, chapters, {}, names)
+    candidates = candidates_for(book)
+    findings = [
+        Finding(
+            citations=tuple(Citation(c.chapter.position, c.quote) for c in candidate.citations),
+            type=candidate.type,
+            entity=candidate.entity or "",
+            attribute=candidate.attribute or "",
+            explanation=explain(candidate, annotation.language),
+        )
+        for candidate in candidates
+    ]
+    return findings, {"seconds": round(time.perf_counter() - started, 2)}
 
 
 def finding_from_api(raw: dict[str, Any], position_of: dict[str, int]) -> Finding:
@@ -268,7 +306,7 @@ def rebuild() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--manuscripts", default=",".join(names()))
-    parser.add_argument("--systems", default="baseline", help="baseline,api")
+    parser.add_argument("--systems", default="baseline,inproc", help="baseline,inproc,api")
     parser.add_argument("--api", help="base URL of a running Copiloto API (adds the api system)")
     parser.add_argument("--api-token", default=os.environ.get("API_TOKEN"))
     parser.add_argument("--llm", default="on", help="build_bible's use_llm in api mode: on/off")
@@ -289,8 +327,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         systems.append("api")
     if "api" in systems and not args.api:
         raise SystemExit("--systems api needs --api URL")
-    if not set(systems) <= {"baseline", "api"}:
-        raise SystemExit("--systems takes baseline and/or api")
+    if not set(systems) <= {"baseline", "inproc", "api"}:
+        raise SystemExit("--systems takes baseline, inproc and/or api")
     if args.llm not in ("on", "off"):
         raise SystemExit("--llm takes on or off")
     annotations = [load_annotation(n) for n in selected]
@@ -315,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         runs: list[tuple[str, Callable[[], tuple[list[Finding], dict[str, Any]]]]] = []
         if "baseline" in systems:
             runs.append(("baseline", partial(run_baseline, annotation, texts[annotation.id])))
+        if "inproc" in systems:
+            runs.append(("inproc", partial(run_inproc, annotation, texts[annotation.id])))
         if "api" in systems:
             runs.append(
                 (

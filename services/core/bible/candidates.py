@@ -260,16 +260,20 @@ def find_candidates(text: str, language: str) -> list[Candidate]:
         if candidate_span is None or (len(candidate_span) == 1 and len(candidate_span[0].word) < 2):
             continue
         first, last = candidate_span[0], candidate_span[-1]
-        surface = " ".join(text[first.start : last.end].split())
+        end = last.end
+        # "Mara's cousin": the name is Mara; the possessive belongs to the sentence.
+        if end - first.start > 3 and text[end - 2 : end] in ("'s", "’s"):
+            end -= 2
+        surface = " ".join(text[first.start : end].split())
         at_start = first is span[0] and _at_sentence_start(text, first.start)
         if at_start and len(candidate_span) == 1 and first.word.lower() in lower_words:
             continue  # "Depois" where the chapter also has "depois": a common word
         title, _ = split_title(surface)
         candidate = found.setdefault(surface, Candidate(surface, title))
-        candidate.spans.append((first.start, last.end))
+        candidate.spans.append((first.start, end))
         candidate.mid_sentence += 0 if at_start else 1
         if say.search(text[max(0, first.start - 30) : first.start]) or said.match(
-            text[last.end : last.end + 30]
+            text[end : end + 30]
         ):
             candidate.dialogue += 1
     # Weak ones (one word, once, at a sentence start) are kept: they may join a stronger

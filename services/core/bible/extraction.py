@@ -14,6 +14,18 @@ from pydantic import BaseModel, Field
 
 from services.core.bible.aliases import KnownEntity, NameGroup, merge_names
 from services.core.bible.candidates import Candidate, find_candidates, fold, name_key
+from services.core.bible.text_facts import (
+    AGE,
+    BIRTH,
+    CONDITION,
+    EYES,
+    HAIR,
+    LAME,
+    OCCUPATION,
+    RELATION,
+    Names,
+    extract_facts,
+)
 from services.core.llm.client import LLMClient, TransientLLMError
 from services.core.llm.prompts import load_prompt
 from services.core.llm.structured import StructuredOutputError, complete_json
@@ -21,7 +33,7 @@ from services.core.llm.structured import StructuredOutputError, complete_json
 log = logging.getLogger(__name__)
 
 # Changing the rules, prompts or schema changes this: chapters extracted before are redone.
-EXTRACTOR_VERSION = "bible-1"
+EXTRACTOR_VERSION = "bible-2"
 ENTITY_KINDS = ("character", "place", "object", "group")
 EntityKind = Literal["character", "place", "object", "group"]
 ATTRIBUTES = (
@@ -255,6 +267,40 @@ def _new_candidate(text: str, name: str) -> Candidate | None:
     return Candidate(surface, None, spans, mid_sentence=len(spans))
 
 
+# The bible's attribute for each kind of fact the patterns find.
+_PATTERN_ATTRIBUTES = {
+    EYES: "appearance",
+    HAIR: "appearance",
+    LAME: "appearance",
+    AGE: "age",
+    BIRTH: "age",
+    OCCUPATION: "occupation",
+    CONDITION: "condition",
+}
+
+
+def pattern_facts(text: str, groups: Sequence[NameGroup]) -> list[ExtractedFact]:
+    """The facts the pt/en patterns state about the chapter's entities: the value is the
+    text's own words ("olhos verdes", "was a doctor"), the quote its sentence."""
+    names = Names.of((g.name, g.surfaces) for g in groups)
+    found: list[ExtractedFact] = []
+    for fact in extract_facts(text, names):
+        if fact.entity is None:
+            continue  # a date of the narrative, about no one
+        attribute = (
+            "family"
+            if fact.attribute.startswith(RELATION)
+            else _PATTERN_ATTRIBUTES.get(fact.attribute)
+        )
+        if attribute is None:
+            continue
+        value = " ".join(text[fact.match_start : fact.match_end].split())
+        found.append(
+            ExtractedFact(fact.entity, attribute, value, fact.quote, fact.start, fact.end, None)
+        )
+    return found
+
+
 def extract_chapter(
     text: str,
     *,
@@ -335,22 +381,31 @@ def extract_chapter(
                         facts.append((group, fact, where))
             if on_window is not None:
                 on_window(n + 1, len(spans))
-    seen: set[tuple[str, str, str, int]] = set()
+    kind_of: dict[str, str] = {}
     for group in groups:
         name = group.name
         votes = kinds.get(id(group), [])
         fallback = group.kind_hint or "character"
         kind = max(sorted(set(votes)), key=votes.count) if votes else fallback
+        kind_of[name] = kind
         result.entities.append(ExtractedEntity(name, kind, group.surfaces, group.mentions))
         counts = result.spellings.setdefault(name, {})
         for c in group.candidates:
             counts[c.surface] = counts.get(c.surface, 0) + c.count
         if group.known is not None:
             result.known_ids[name] = group.known.id
+    # The patterns speak of people (eyes, ages, kin): a place or a group takes none.
+    patterned = [
+        f for f in pattern_facts(text, groups) if kind_of.get(f.entity_name) == "character"
+    ]
+    seen = {(f.entity_name, f.attribute, f.value.casefold(), f.start) for f in patterned}
+    result.facts.extend(patterned)
+    # A model's fact about a sentence the patterns already read adds nothing but noise.
+    covered = {(f.entity_name, f.attribute, f.start) for f in patterned}
     for group, fact, (start, end) in facts:
         value = " ".join(fact.value.split())
         key = (group.name, fact.attribute, value.casefold(), start)
-        if key in seen:
+        if key in seen or (group.name, fact.attribute, start) in covered:
             continue
         seen.add(key)
         story_time = " ".join(fact.story_time.split()) or None

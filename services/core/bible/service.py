@@ -4,6 +4,7 @@ edits, reading entities, facts and the state as of a chapter, and the author's e
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,66 @@ from services.core.ids import new_short_id
 
 # Attributes whose facts add up rather than replace each other (each event stays true).
 CUMULATIVE = frozenset({"event"})
+# Attributes with several sides at once (eyes and hair; a brother and a wife): a later fact
+# replaces an earlier one only when it speaks of the same side, which its value names.
+MANY_SIDED = frozenset({"appearance", "family", "relationship", "possession", "knowledge", "trait"})
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "was",
+        "were",
+        "had",
+        "has",
+        "his",
+        "her",
+        "with",
+        "for",
+        "from",
+        "that",
+        "this",
+        "who",
+        "are",
+        "but",
+        "not",
+        "que",
+        "com",
+        "uma",
+        "umas",
+        "uns",
+        "dos",
+        "das",
+        "era",
+        "foi",
+        "tem",
+        "tinha",
+        "por",
+        "para",
+        "seu",
+        "sua",
+        "seus",
+        "suas",
+        "nao",
+        "mas",
+        "ele",
+        "ela",
+        "muito",
+        "very",
+    ]
+)
+
+
+def _side_words(value: str) -> set[str]:
+    return {w for w in re.findall(r"\w{3,}", fold(value)) if w not in _FUNCTION_WORDS}
+
+
+def replaces(attribute: str, earlier_value: str, later_value: str) -> bool:
+    """A later fact of `attribute` stating `later_value` makes `earlier_value` stale."""
+    if attribute in CUMULATIVE:
+        return False
+    if attribute in MANY_SIDED:
+        return bool(_side_words(earlier_value) & _side_words(later_value))
+    return True
 
 
 def fact_signature(attribute: str, value: str, quote: str) -> str:
@@ -335,11 +396,11 @@ def _facts_out(book: _Book, facts: Sequence[BibleFact], until: int | None = None
     for (_, attribute), run in by_attribute.items():
         for i, fact in enumerate(run):
             later[fact.id] = None
-            if attribute in CUMULATIVE:
-                continue
             here = chapters[fact.chapter_id].position
             for nxt in run[i + 1 :]:
-                if chapters[nxt.chapter_id].position > here:
+                if chapters[nxt.chapter_id].position > here and replaces(
+                    attribute, fact.value, nxt.value
+                ):
                     later[fact.id] = nxt.chapter_id
                     break
     return [
@@ -430,8 +491,8 @@ def state_as_of(
 
 def current_facts(facts: Sequence[FactOut]) -> list[FactOut]:
     """Of the facts up to a chapter (their `until` computed within that range): those no
-    later fact replaced, and every event."""
-    return [f for f in facts if f.attribute in CUMULATIVE or f.until_chapter_id is None]
+    later fact replaced (events never are)."""
+    return [f for f in facts if f.until_chapter_id is None]
 
 
 def presence(session: Session, book_id: str) -> PresenceOut:

@@ -1,7 +1,8 @@
 """Candidate conflicts, found deterministically from facts with quotes (the audit's own pattern
 layer and the story bible's facts): the same entity and attribute with incompatible values in
 two chapters, an age that does not fit the time gone by or a birth year, an entity acting after
-a chapter says it died or left for good, and story-time markers that run backwards.
+a chapter says it died or left for good, story-time markers that run backwards, and a thing
+done "as always" that an earlier chapter says is never done.
 
 A later fact that the text near its quote explains (dyed, became, now, a flashback, a rumour
 denied) or that the author or the bible marks as a change is not a candidate."""
@@ -12,7 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from services.core.continuity.facts import (
+import Stemmer
+
+from services.core.bible.text_facts import (
     AGE,
     BIRTH,
     CONDITION,
@@ -503,6 +506,230 @@ def _dates(
     return out
 
 
+# "Never" in one chapter against "as always" / "every Sunday" in a later one, about the same
+# thing: a stated rule broken as if it were normal, or a habit reversed.
+_NEVER = re.compile(
+    r"\b(?:never|nunca|jamais|em\s+tempo\s+algum)\b|"
+    # English "No boat left": case-sensitive, and with a verb after, so the Portuguese "No dia"
+    # ("on the day") is not read as one.
+    r"(?-i:\bNo)\s+\w+\s+(?:\w+ed|ever|was|were|could|would|had|did|may|might|must|should|"
+    r"left|went|came|took|ran|rang|sailed)\b",
+    re.I,
+)
+_WEEKDAYS = "sunday|monday|tuesday|wednesday|thursday|friday|saturday"
+# What a rule broken "as if it were normal" is told with. Plain "every day" / "todos os dias"
+# is everyday prose (18 false alarms on Pride and Prejudice), so it is left out.
+_HABIT = re.compile(
+    r"\b(?:as\s+always|as\s+usual|as\s+(?:he|she|it|they|we|the\s+\w+)\s+did\s+every\s+\w+|"
+    rf"every\s+(?:{_WEEKDAYS})|como\s+sempre|como\s+de\s+costume|"
+    r"como\s+(?:fazia|faziam|fazemos|era\s+costume)\s+tod[oa]s\s+(?:as|os)\s+\w+|"
+    r"como\s+tod[oa]s\s+(?:as|os)\s+\w+|tod[oa]s?\s+(?:as|os|o|a)\s+"
+    r"(?:domingos?|s[aá]bados?))\b",
+    re.I,
+)
+_FIRST_TIME = re.compile(
+    r"\b(?:for\s+the\s+first\s+time|first\s+time|pela\s+primeira\s+vez|primeira\s+vez)\b", re.I
+)
+# Words that say nothing of what is done: function words, and the markers themselves.
+_PLAIN_WORDS = frozenset(
+    [
+        "that",
+        "this",
+        "with",
+        "from",
+        "have",
+        "been",
+        "were",
+        "they",
+        "them",
+        "their",
+        "there",
+        "what",
+        "when",
+        "which",
+        "would",
+        "could",
+        "should",
+        "into",
+        "upon",
+        "than",
+        "then",
+        "very",
+        "more",
+        "some",
+        "such",
+        "only",
+        "also",
+        "said",
+        "like",
+        "just",
+        "once",
+        "even",
+        "ever",
+        "always",
+        "usual",
+        "never",
+        "every",
+        "como",
+        "para",
+        "pelo",
+        "pela",
+        "pelos",
+        "pelas",
+        "mais",
+        "quando",
+        "muito",
+        "sobre",
+        "esta",
+        "este",
+        "isso",
+        "isto",
+        "aquele",
+        "aquela",
+        "ainda",
+        "depois",
+        "antes",
+        "tinha",
+        "eram",
+        "foram",
+        "seria",
+        "sempre",
+        "todo",
+        "toda",
+        "todos",
+        "todas",
+        "nunca",
+        "ninguem",
+        "nenhum",
+        "nenhuma",
+        "tempo",
+        "algum",
+        "alguma",
+        "costume",
+        "dele",
+        "dela",
+        "deles",
+        "elas",
+        "eles",
+        "voce",
+    ]
+)
+# "I never ..." is someone's own story (a first-person narrator's too), not a rule.
+_FIRST_PERSON = re.compile(r"\b(?:I|me|my|we|us|our|eu|meu|minha|n[oó]s|nosso|nossa)\b")
+_SHARED_FOR_HABIT = 2  # content words the two sentences must share
+
+
+# Both languages' stems: a book's own language is enough, the other costs nothing.
+_STEMMERS = (Stemmer.Stemmer("english"), Stemmer.Stemmer("portuguese"))
+
+
+def _content_stems(sentence: str) -> set[str]:
+    words = [w for w in re.findall(r"\w{4,}", fold(sentence)) if w not in _PLAIN_WORDS]
+    stems: set[str] = set()
+    for stemmer in _STEMMERS:
+        stems.update(stemmer.stemWords(words))
+    return stems
+
+
+_CLAUSE_BREAK = re.compile(r"[;:—–]")
+# A "never" speaks of its own relative clause: "red hair that the wind would never leave
+# alone" says nothing about the hair being combed.
+_NEVER_CLAUSE_BREAK = re.compile(r"[;:—–]|\b(?:that|which|who|whom|whose|where|que|onde|quem)\b")
+
+
+def _sentences_with(
+    chapter: ChapterDoc, pattern: re.Pattern[str], breaks: re.Pattern[str] = _CLAUSE_BREAK
+) -> list[tuple[int, int, set[str]]]:
+    """The sentences where `pattern` occurs, with the content stems of the clause it is in
+    (between `breaks`: by default semicolons, colons and dashes)."""
+    out: list[tuple[int, int, set[str]]] = []
+    seen: set[int] = set()
+    for match in pattern.finditer(chapter.text):
+        start, end = sentence_bounds(chapter.text, match.start(), match.end())
+        if start in seen:
+            continue
+        seen.add(start)
+        cuts = [m.start() for m in breaks.finditer(chapter.text, start, end)]
+        left = max((b for b in cuts if b < match.start()), default=start)
+        right = min((b for b in cuts if b >= match.end()), default=end)
+        out.append((start, end, _content_stems(chapter.text[left:right])))
+    return out
+
+
+def _spoken(text: str, position: int) -> bool:
+    """Inside a character's speech: the paragraph opens with a dash or has an open quote."""
+    start = text.rfind("\n\n", 0, position)
+    before = text[start + 2 if start >= 0 else 0 : position]
+    return (
+        before.lstrip().startswith(("—", "-", "–"))
+        or before.count('"') % 2 == 1
+        or before.count("“") > before.count("”")
+    )
+
+
+def _habits(chapters: Sequence[ChapterDoc]) -> list[Candidate]:
+    """A later sentence that does "as always" what an earlier chapter's sentence says is never
+    done, the two sharing at least two content words (stemmed in English and Portuguese), both
+    told by the narrator (what a character says "never" of is an opinion, not a rule of the
+    world). Not sure enough to stand alone: the judge weighs it."""
+    ordered = sorted(chapters, key=lambda c: c.position)
+    nevers: list[tuple[ChapterDoc, int, int, set[str]]] = []
+    out: list[Candidate] = []
+    for chapter in ordered:
+        for start, end, stems in _sentences_with(chapter, _HABIT):
+            sentence = chapter.text[start:end]
+            if _NEVER.search(sentence) or _FIRST_TIME.search(sentence):
+                continue
+            habit = _HABIT.search(sentence)
+            if habit is None or _spoken(chapter.text, start + habit.start()):
+                continue
+            if near(chapter.text, start, end, _CHANGE) or _FLASHBACK.search(sentence):
+                continue
+            best = max(
+                (
+                    (len(stems & n_stems), n_chapter, n_start, n_end)
+                    for n_chapter, n_start, n_end, n_stems in nevers
+                    if n_chapter.position < chapter.position
+                ),
+                key=lambda x: x[0],
+                default=None,
+            )
+            if best is None or best[0] < _SHARED_FOR_HABIT:
+                continue
+            _, n_chapter, n_start, n_end = best
+            out.append(
+                Candidate(
+                    type="world_rule",
+                    severity="medium",
+                    entity=None,
+                    attribute=None,
+                    values=(
+                        " ".join(n_chapter.text[n_start:n_end].split()),
+                        " ".join(sentence.split()),
+                    ),
+                    citations=[
+                        _cite_span(n_chapter, n_start, n_end),
+                        _cite_span(chapter, start, end),
+                    ],
+                    confident=False,
+                    reason="habit",
+                )
+            )
+        for start, end, stems in _sentences_with(chapter, _NEVER, _NEVER_CLAUSE_BREAK):
+            # "Every night he wrote ... in a hand that never changed" states a habit, no rule.
+            sentence = chapter.text[start:end]
+            never = _NEVER.search(sentence)
+            if (
+                never is None
+                or _HABIT.search(sentence)
+                or _FIRST_PERSON.search(sentence)
+                or _spoken(chapter.text, start + never.start())
+            ):
+                continue
+            nevers.append((chapter, start, end, stems))
+    return out
+
+
 def find_candidates(
     chapters: Sequence[ChapterDoc], facts: Sequence[ChapterFact], names: Names
 ) -> list[Candidate]:
@@ -513,6 +740,7 @@ def find_candidates(
         + _ages(facts, timeline)
         + _after_condition(chapters, facts, names)
         + _dates(chapters, facts, timeline)
+        + _habits(chapters)
     )
     found.sort(key=lambda c: (max(x.chapter.position for x in c.citations), c.citations[0].start))
     return found

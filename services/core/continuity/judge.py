@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.core.bible.text_facts import sentence_bounds
 from services.core.continuity.candidates import Candidate, Cite
-from services.core.continuity.facts import sentence_bounds
 from services.core.llm.client import LLMClient, TransientLLMError
 from services.core.llm.prompts import load_prompt
 from services.core.llm.structured import StructuredOutputError, complete_json

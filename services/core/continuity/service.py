@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.core.bible.service import known_entities
+from services.core.bible.text_facts import Names, extract_facts, names_from_texts
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text
 from services.core.continuity.candidates import Candidate, ChapterDoc, ChapterFact, find_candidates
-from services.core.continuity.facts import Names, extract_facts, names_from_texts
 from services.core.continuity.models import ContinuityFinding
 from services.core.continuity.repository import ContinuityRepository
 from services.core.continuity.schemas import CitationOut, FindingOut, FindingPage
@@ -34,6 +34,7 @@ _EXPLAIN = {
         "date": "The dates run backwards: chapter {pb} comes after chapter {pa} but its date is "
         "earlier.",
         "month": "Chapter {pb} says a short time later, yet its month comes before chapter {pa}'s.",
+        "habit": "Chapter {pa} says this never happens, but in chapter {pb} it happens as usual.",
     },
     "pt": {
         "value": "{entity}: {attribute} é '{a}' no capítulo {pa} mas '{b}' no capítulo {pb}.",
@@ -47,6 +48,8 @@ _EXPLAIN = {
         "anterior.",
         "month": "O capítulo {pb} diz pouco tempo depois, mas seu mês vem antes do mês do "
         "capítulo {pa}.",
+        "habit": "O capítulo {pa} diz que isto nunca acontece, mas no capítulo {pb} acontece como "
+        "de costume.",
     },
 }
 _ATTRIBUTES_PT = {

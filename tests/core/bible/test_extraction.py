@@ -157,9 +157,33 @@ def test_book_text_in_the_prompt_stays_inside_its_delimiters() -> None:
     assert "‹/trecho›" in user
 
 
-def test_without_an_llm_only_entities_come_out() -> None:
+def test_without_an_llm_the_patterns_give_the_facts() -> None:
     known = (KnownEntity("e1", "Capitolina", "character", ("Capitu",)),)
     result = extract_chapter(TEXT, language="pt-BR", llm=None, known=known)
-    assert not result.facts and not result.used_llm
+    assert not result.used_llm
     assert result.known_ids == {"Capitolina": "e1"}
     assert {e.name for e in result.entities} >= {"Capitolina", "José Dias"}
+    # The alias's age is the known entity's, in the text's own words, quoted verbatim.
+    assert [(f.entity_name, f.attribute, f.value) for f in result.facts] == [
+        ("Capitolina", "age", "tinha catorze anos")
+    ]
+    fact = result.facts[0]
+    assert TEXT[fact.start : fact.end] == fact.quote == "Capitu tinha catorze anos."
+
+
+def test_pattern_facts_speak_of_people_not_places() -> None:
+    text = (
+        "Mara Quill had green eyes and was thirty-one years old. She was a doctor.\n\n"
+        "The lighthouse at Carrow Point was grey. Jonah Pike, Mara's cousin, limped on his "
+        "left leg.\n\nIn Carrow Point the fog was thick; Mara Quill died in the spring."
+    )
+    result = extract_chapter(text, language="en", llm=None)
+    facts = {(f.entity_name, f.attribute, f.value) for f in result.facts}
+    assert ("Mara Quill", "appearance", "green eyes") in facts
+    assert ("Mara Quill", "age", "thirty-one years old") in facts
+    assert ("Mara Quill", "occupation", "was a doctor") in facts
+    assert ("Mara Quill", "condition", "died") in facts
+    assert ("Jonah Pike", "appearance", "left leg") in facts
+    assert not any(name == "Carrow Point" for name, _, _ in facts)
+    for fact in result.facts:
+        assert text[fact.start : fact.end] == fact.quote

@@ -162,6 +162,16 @@ def test_a_later_fact_ends_the_earlier_one_and_state_sees_only_earlier_chapters(
     }
 
 
+def test_a_later_fact_replaces_only_the_same_side_of_a_many_sided_attribute() -> None:
+    assert service.replaces("age", "catorze anos", "quinze anos")
+    assert service.replaces("location", "Matacavalos", "Glória")
+    assert service.replaces("appearance", "olhos verdes", "olhos castanhos")
+    # Hair says nothing about the eyes, a wife nothing about a brother: both stay true.
+    assert not service.replaces("appearance", "green eyes", "black hair")
+    assert not service.replaces("family", "Elsie's brother", "Mara's husband")
+    assert not service.replaces("event", "chegou ao Rio", "chegou ao Rio")
+
+
 def test_every_stored_quote_is_the_text_at_its_offsets(
     sessions: sessionmaker[Session], book: Book
 ) -> None:

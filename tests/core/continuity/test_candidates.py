@@ -3,8 +3,8 @@ flashback, rumour denied) left alone, citations verbatim in their chapters."""
 
 from __future__ import annotations
 
+from services.core.bible.text_facts import Names, extract_facts
 from services.core.continuity.candidates import Candidate, ChapterDoc, ChapterFact, find_candidates
-from services.core.continuity.facts import Names, extract_facts
 
 NAMES = Names.of([("Mara Quill", ["Mara"]), ("Elsie Dunmore", ["Elsie"]), ("Dita", [])])
 
@@ -126,3 +126,37 @@ def test_a_relationship_that_changes_kind_is_found_in_both_languages() -> None:
     )
     assert [c.values for c in found] == [("sibling", "cousin")]
     assert not audit("Firmino Batista, irmão de Dita, abriu.", "Firmino, irmão de Dita.", names=pt)
+
+
+def test_a_rule_broken_as_usual_is_found_in_both_languages() -> None:
+    found = audit(
+        "No boat left the harbour on a Sunday: the chain stayed up.",
+        "Nothing happened.",
+        "Jonah took his boat out of the harbour, as the boats did every Sunday.",
+    )
+    assert [(c.reason, [x.chapter.position for x in c.citations]) for c in found] == [
+        ("habit", [1, 3])
+    ]
+    assert not found[0].confident  # the judge weighs it
+    found = audit(
+        "Depois disso, nunca se tocava o sino depois das oito da noite.",
+        "À meia-noite, como todas as noites, o sino da matriz tocou doze badaladas.",
+    )
+    assert [c.reason for c in found] == ["habit"]
+
+
+def test_never_and_as_usual_about_different_things_are_no_conflict() -> None:
+    assert not audit(
+        "Mara had green eyes and red hair that the wind would never leave alone.",
+        "Her green eyes looked back at her from the glass, and she combed her hair as usual.",
+    )
+    # A sentence stating a habit with "never" in it is no rule.
+    assert not audit(
+        "Every night he wrote the hour the lamp was lit, in a hand that never changed.",
+        "She lit the lamp every night and wrote the hour.",
+    )
+    # The habit is over: "for the first time" / a change marker near it.
+    assert not audit(
+        "No boat left the harbour on a Sunday.",
+        "For the first time, a boat left the harbour on a Sunday, as they did every Sunday now.",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.core.continuity.facts import (
+from services.core.bible.text_facts import (
     AGE,
     BIRTH,
     CONDITION,

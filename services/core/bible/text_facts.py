@@ -1,10 +1,12 @@
-"""The audit's own deterministic fact layer (pt and en): eye and hair colour, ages, occupation,
-deaths and departures, explicit dates and seasons with a year, each attached to the nearest
-preceding name in the same paragraph (the bible's names when it has them, else capitalised
-words), with the quote verbatim at `text[start:end]`.
+"""Facts found by patterns, in Portuguese and English: eye and hair colour, a lame leg, ages,
+birth years, occupation, kinship, deaths and departures, explicit dates and seasons with a year,
+each attached to the nearest preceding name in the same paragraph (the bible's names when it has
+them, else capitalised words), with the quote verbatim at `text[start:end]` and the words that
+state it at `text[match_start:match_end]`.
 
-The bible's LLM facts are few on the CPU model; these regexes give the audit candidates of its
-own. They are deliberately narrow: a missed fact costs recall, a wrong one a false alarm."""
+The story bible stores them as facts (a small CPU model invents values more often than it finds
+them) and the continuity audit compares them across chapters. They are deliberately narrow: a
+missed fact costs recall, a wrong one a false alarm."""
 
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ class TextFact:
     quote: str
     start: int
     end: int
+    # The words that state the fact ("green eyes", "morreu"), inside the quote.
+    match_start: int = 0
+    match_end: int = 0
 
 
 def fold(value: str) -> str:
@@ -193,8 +198,10 @@ _UNITS_PT = {
     "um": 1,
     "uma": 1,
     "dois": 2,
+    "dous": 2,
     "duas": 2,
     "tres": 3,
+    "três": 3,
     "quatro": 4,
     "cinco": 5,
     "seis": 6,
@@ -252,13 +259,26 @@ def parse_number(words: str) -> int | None:
     return total or None
 
 
+_HEDGE = r"(?:just|not\s+yet|nearly|almost|about|barely|only|past|apenas|s[oó]|quase|mal)\s+"
+# "anos" and, in older spelling, "annos" (public-domain novels keep it).
+_YEARS_PT = r"an+os"
 _AGE_PATTERNS = [
     re.compile(rf"\b(?P<n>{_NUM_WORD})\s+years?\s+old\b", re.I),
     re.compile(
-        rf"\b(?:was|is|turned|aged|now)\s+(?:just\s+)?(?P<n>{_NUM_WORD})\b(?!\s+\w+s\b)", re.I
+        rf"\b(?:was|is|turned|aged|now)\s+(?:{_HEDGE})?(?P<n>{_NUM_WORD})(?![\w-])"
+        r"(?!\s+\w+s\b)",
+        re.I,
     ),
-    re.compile(rf"\b(?:tinha|tem|fez|completou|completara)\s+(?P<n>{_NUM_WORD})\s+anos\b", re.I),
-    re.compile(rf"\b(?P<n>{_NUM_WORD})\s+anos\s+de\s+idade\b", re.I),
+    # "a sensible young woman, about twenty-seven, was"
+    re.compile(
+        rf",\s+(?:about|nearly|almost|aged)\s+(?P<n>{_NUM_WORD})(?![\w-])(?!\s+\w+s\b)", re.I
+    ),
+    re.compile(
+        rf"\b(?:tinha|tem|fez|completou|completara|contava|conta)\s+(?:{_HEDGE})?"
+        rf"(?P<n>{_NUM_WORD})\s+{_YEARS_PT}\b",
+        re.I,
+    ),
+    re.compile(rf"\b(?P<n>{_NUM_WORD})\s+{_YEARS_PT}\s+de\s+[ie]dade\b", re.I),
 ]
 # "was twenty" is an age only when the sentence says nothing about what was counted.
 _NOT_AGE_AFTER = re.compile(
@@ -305,6 +325,7 @@ _DEPARTURE = re.compile(
 )
 
 # "her mother died": the death is not the named person's.
+_DIES_NAMED_AFTER = re.compile(r"(?:-lhe)?\s+(?:o|a|seu|sua)\s+[\wà-ÿ]+,?\s+")
 _KIN_BEFORE = re.compile(
     r"\b(?:mother|father|wife|husband|brother|sister|son|daughter|uncle|aunt|grandmother|"
     r"grandfather|m[aã]e|pai|esposa|marido|irm[aã]o?|filh[oa]|ti[oa]|av[oó]|sogr[oa])\W+"
@@ -572,6 +593,14 @@ _OF_KIN_AFTER = re.compile(
 )
 
 
+_KIN_NOUNS = (
+    r"(?:brother|sister|cousin|uncle|aunt|father|mother|son|daughter|husband|wife|friend|"
+    r"irm[aã]o?|prim[oa]|ti[oa]|pai|m[aã]e|filh[oa]|marido|esposa|mulher|amig[oa])"
+)
+_NAME_KIN = re.compile(rf"(?:['’]s)?\s+{_KIN_NOUNS}\b", re.I)
+_KIN_OF_NAME = re.compile(rf"\b{_KIN_NOUNS}\s+d[aoe]s?\s+$", re.I)
+
+
 def _subject(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
     """The nearest name before `position` in its paragraph that opens a clause ("Jonah took
     the Kittiwake out ... beyond the Skerries. His cousin" → Jonah): what "his"/"her" most
@@ -590,11 +619,16 @@ def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> s
     """The nearest name before `position` in its paragraph (or, with none, the first after it
     in the same sentence)."""
     p_start, _ = _paragraph_bounds(text, position)
-    # A name after a preposition is most often a place ("the lighthouse at Carrow Point").
+    # A name after a preposition is most often a place ("the lighthouse at Carrow Point"); one
+    # that names someone's kin ("Mara's cousin", "prima de Mara") points to another person.
     before = [
         s
         for s in spans
-        if p_start <= s[0] and s[1] <= position and not _PLACE_BEFORE.search(text[p_start : s[0]])
+        if p_start <= s[0]
+        and s[1] <= position
+        and not _PLACE_BEFORE.search(text[p_start : s[0]])
+        and not _KIN_OF_NAME.search(text[max(p_start, s[0] - 20) : s[0]])
+        and not _NAME_KIN.match(text[s[1] : s[1] + 30])
     ]
     if before:
         return before[-1][2]
@@ -626,14 +660,15 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
     """Every fact the patterns find in one chapter's text, in text order."""
     spans = name_spans(text, names)
     facts: list[TextFact] = []
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int, int]] = set()
 
     def add(entity: str | None, attribute: str, value: str, start: int, end: int) -> None:
-        if (attribute, start) in seen:
+        # Two patterns reading the same words ("contava trinta anos de idade") give one fact.
+        if any(a == attribute and s < end and start < e for a, s, e in seen):
             return
-        seen.add((attribute, start))
+        seen.add((attribute, start, end))
         quote, q_start, q_end = _quote(text, start, end)
-        facts.append(TextFact(entity, attribute, value, quote, q_start, q_end))
+        facts.append(TextFact(entity, attribute, value, quote, q_start, q_end, start, end))
 
     for attribute, pattern in _PATTERNS:
         for match in pattern.finditer(text):
@@ -678,6 +713,12 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
                 add(owner, OCCUPATION, fold(match.group("job")), *match.span())
     for pattern, value in ((_DEATH, "dead"), (_DEPARTURE, "gone")):
         for match in pattern.finditer(text):
+            # "Quando lhe morreu o marido, Pedro de Albuquerque": the one named after dies.
+            inverted = _DIES_NAMED_AFTER.match(text, match.end())
+            named = inverted and next((n for a, _, n in spans if a == inverted.end()), None)
+            if named:
+                add(named, CONDITION, value, *match.span())
+                continue
             owner = _owner(spans, text, match.start())
             if owner is not None and not _KIN_BEFORE.search(
                 text[max(0, match.start() - 40) : match.start()]
