@@ -1,5 +1,6 @@
 """The Continuity page: the audit runs from its button to its result, the finding shows both
-quotes, and a mark set on the page reaches the API."""
+quotes, a quote opens its chapter in the editor, the chapter list counts open findings, and a
+mark set on the page reaches the API."""
 
 from __future__ import annotations
 
@@ -27,7 +28,19 @@ def test_audit_findings_side_by_side_and_a_mark(app: AppTest, api: httpx.Client)
     quotes = values(app.markdown)
     assert any("olhos verdes" in q for q in quotes) and any("olhos castanhos" in q for q in quotes)
     finding = api.get(f"/books/{book}/continuity/findings").json()["items"][0]
+
+    later = finding["citations"][1]
+    app.button(key=f"continuity_open:{finding['id']}:1").click().run()
+    assert not app.exception
+    assert app.session_state.page == "editor"
+    assert app.session_state.chapter_id == later["chapter_id"]
+    assert "olhos castanhos" in app.session_state.editor_text
+    assert list(app.dataframe[0].value["Achados abertos"]) == [1, 1]
+
+    open_book(app, book, page="continuity")
     app.button(key=f"mark:{finding['id']}:intentional").click().run()
     assert not app.exception
     marked = api.get(f"/books/{book}/continuity/findings", params={"status": "intentional"})
     assert [f["id"] for f in marked.json()["items"]] == [finding["id"]]
+    open_book(app, book, page="editor")
+    assert list(app.dataframe[0].value["Achados abertos"]) == [0, 0]

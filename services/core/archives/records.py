@@ -9,7 +9,7 @@ the memory of the install the archive came from, not the book; a restore reindex
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -146,3 +146,39 @@ class BibleRecord(_Record):
     entities: list[BibleEntityRecord] = Field(default_factory=list)
     facts: list[BibleFactRecord] = Field(default_factory=list)
     extractions: list[BibleExtractionRecord] = Field(default_factory=list)
+
+
+class ContinuityCitationRecord(_Record):
+    chapter_id: Id
+    chapter_position: int = Field(ge=1, le=2_000_000_000)
+    chapter_title: str = Field(min_length=1, max_length=300)
+    revision: int = Field(ge=1, le=2_000_000_000)
+    quote: str = Field(min_length=1)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class ContinuityFindingRecord(_Record):
+    id: Id
+    signature: str = Field(min_length=1, max_length=64)
+    type: Literal["fact", "timeline", "characterisation", "world_rule"]
+    severity: Literal["low", "medium", "high"]
+    explanation: str = Field(max_length=5_000)
+    entity: str | None = Field(default=None, max_length=200)
+    attribute: str | None = Field(default=None, max_length=60)
+    status: Literal["open", "fix", "ignore", "intentional"]
+    citations: list[ContinuityCitationRecord] = Field(min_length=2, max_length=20)
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ContinuityDigestRecord(_Record):
+    chapter_id: Id
+    content_hash: str = Field(max_length=64)
+    revision: int = Field(ge=1, le=2_000_000_000)
+    audited_at: Timestamp
+
+
+class ContinuityRecord(_Record):
+    findings: list[ContinuityFindingRecord] = Field(default_factory=list)
+    digests: list[ContinuityDigestRecord] = Field(default_factory=list)

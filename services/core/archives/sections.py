@@ -2,7 +2,9 @@
 in memory) and inserts its rows; a restore runs them in order inside one transaction.
 
 The story bible (DESIGN §10) is the `bible` section (`bible.json`), after `chapters`: its
-records are kept in `BookData.extra["bible"]` and its chapter ids mapped through `IdMap`.
+records are kept in `BookData.extra["bible"]` and its chapter ids mapped through `IdMap`; the
+continuity audit's findings with the author's marks are the `continuity` section
+(`continuity.json`) the same way.
 Archives name their sections in the manifest; an archive holding a section this version does
 not know is refused (never restored with that part silently dropped).
 """
@@ -24,6 +26,7 @@ from services.core.archives.records import (
     BibleRecord,
     BookRecord,
     ChapterRecord,
+    ContinuityRecord,
     RevisionRecord,
     iso,
 )
@@ -41,11 +44,14 @@ from services.core.bible.notes import BibleNote, notes_of_book
 from services.core.bible.repository import BibleRepository
 from services.core.books.models import Book
 from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.continuity.models import ContinuityChapter, ContinuityFinding
+from services.core.continuity.repository import ContinuityRepository
 from services.core.files import ChapterFiles
 from services.core.ids import new_short_id
 
 BOOK_MEMBER = "book.json"
 BIBLE_MEMBER = "bible.json"
+CONTINUITY_MEMBER = "continuity.json"
 ARTIFACTS_MEMBER = "artifacts.json"
 FILES_PREFIX = "files/"
 M = TypeVar("M", bound="BaseModel")
@@ -575,6 +581,117 @@ class BibleSection:
         return {}
 
 
+class ContinuitySection:
+    """`continuity.json`: the audit's findings with the author's marks (fix, ignore,
+    intentional: verdicts an author should never have to give twice) and the digest of each
+    chapter text the last audit read. Citations are checked against the archived revisions.
+
+    A finding's signature names its chapters by id; in a copy beside the original (new ids) the
+    findings and marks come across, and a plain re-run keeps them, but a forced re-run of the
+    copy finds them anew, unmarked."""
+
+    name = "continuity"
+    version = 1
+
+    def export(self, source: ExportSource) -> dict[str, bytes]:
+        repo = ContinuityRepository(source.session)
+        book_id = source.book.id
+        findings = [
+            {
+                "id": f.id,
+                "signature": f.signature,
+                "type": f.type,
+                "severity": f.severity,
+                "explanation": f.explanation,
+                "entity": f.entity,
+                "attribute": f.attribute,
+                "status": f.status,
+                "citations": f.citations,
+                "created_at": iso(f.created_at),
+                "updated_at": iso(f.updated_at),
+            }
+            for f in repo.findings(book_id)
+        ]
+        digests = [
+            {
+                "chapter_id": d.chapter_id,
+                "content_hash": d.content_hash,
+                "revision": d.revision,
+                "audited_at": iso(d.audited_at),
+            }
+            for d in repo.digest_rows(book_id)
+        ]
+        if not findings and not digests:
+            return {}
+        return {CONTINUITY_MEMBER: json_bytes({"findings": findings, "digests": digests})}
+
+    def load(self, members: dict[str, bytes], data: BookData, max_text_chars: int) -> set[str]:
+        if CONTINUITY_MEMBER not in members:
+            return set()
+        record = _validate(ContinuityRecord, _json(members, CONTINUITY_MEMBER), CONTINUITY_MEMBER)
+        chapters = {c.record.id: c for c in data.chapters}
+        seen: set[str] = set()
+        for finding in record.findings:
+            where = f"{CONTINUITY_MEMBER}: finding {finding.id!r}"
+            if finding.id in seen or finding.signature in seen:
+                raise ArchiveRejected(f"{where} appears twice")
+            seen |= {finding.id, finding.signature}
+            for cite in finding.citations:
+                chapter = chapters.get(cite.chapter_id)
+                text = chapter.texts.get(cite.revision) if chapter is not None else None
+                if text is None:
+                    raise ArchiveRejected(f"{where} cites a chapter revision the archive lacks")
+                if text[cite.start : cite.end] != cite.quote:
+                    raise ArchiveRejected(f"{where}: a quote is not at its offsets in the text")
+        for digest in record.digests:
+            if digest.chapter_id not in chapters:
+                raise ArchiveRejected(
+                    f"{CONTINUITY_MEMBER}: audit state of a chapter the archive lacks"
+                )
+        data.extra["continuity"] = record
+        return {CONTINUITY_MEMBER}
+
+    def restore(self, session: Session, data: BookData, ids: IdMap) -> dict[str, bytes]:
+        record = data.extra.get("continuity")
+        if not isinstance(record, ContinuityRecord):
+            return {}
+        fresh = ids.book != data.book_record.id
+        for finding in record.findings:
+            citations = [
+                {**cite.model_dump(), "chapter_id": ids.chapters[cite.chapter_id]}
+                for cite in finding.citations
+            ]
+            session.add(
+                ContinuityFinding(
+                    id=new_short_id() if fresh else finding.id,
+                    book_id=ids.book,
+                    signature=finding.signature,
+                    type=finding.type,
+                    severity=finding.severity,
+                    explanation=finding.explanation,
+                    entity=finding.entity,
+                    attribute=finding.attribute,
+                    status=finding.status,
+                    citations=citations,
+                    chapter_ids="|".join(sorted({c["chapter_id"] for c in citations})),
+                    created_at=finding.created_at,
+                    updated_at=finding.updated_at,
+                )
+            )
+        for digest in record.digests:
+            session.add(
+                ContinuityChapter(
+                    chapter_id=ids.chapters[digest.chapter_id],
+                    book_id=ids.book,
+                    content_hash=digest.content_hash,
+                    revision=digest.revision,
+                    audited_at=digest.audited_at,
+                )
+            )
+        session.flush()
+        return {}
+
+
 class FilesSection:
     """`files/<name>`: the book's files in the chapters folder (chapter mirrors and artifact
     files), byte for byte. Only names that belong to a chapter or artifact of this archive are
@@ -653,6 +770,7 @@ SECTIONS: tuple[ArchiveSection, ...] = (
     ChaptersSection(),
     ArtifactsSection(),
     BibleSection(),
+    ContinuitySection(),
     FilesSection(),
 )
 

@@ -35,9 +35,12 @@ class ContinuityRepository:
     def remove(self, row: ContinuityFinding) -> None:
         self.session.delete(row)
 
-    def digests(self, book_id: str) -> dict[str, str]:
+    def digest_rows(self, book_id: str) -> Sequence[ContinuityChapter]:
         stmt = select(ContinuityChapter).where(ContinuityChapter.book_id == book_id)
-        return {row.chapter_id: row.content_hash for row in self.session.scalars(stmt)}
+        return self.session.scalars(stmt.order_by(ContinuityChapter.chapter_id)).all()
+
+    def digests(self, book_id: str) -> dict[str, str]:
+        return {row.chapter_id: row.content_hash for row in self.digest_rows(book_id)}
 
     def save_digest(self, book_id: str, chapter_id: str, content_hash: str, revision: int) -> None:
         row = self.session.get(ContinuityChapter, chapter_id)

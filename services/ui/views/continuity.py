@@ -1,5 +1,6 @@
 """Continuity: the audit of the whole book (a job with its progress bar), its findings grouped
-by type and severity with both quotes side by side, and the author's three marks."""
+by type and severity with both quotes side by side (each opens its chapter in the editor), and
+the author's three marks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.ui.session import (
     show_flash,
     start_job,
 )
+from services.ui.views.editor import load_into_editor
 
 TYPES = ("fact", "timeline", "characterisation", "world_rule")
 SEVERITIES = ("high", "medium", "low")
@@ -56,6 +58,11 @@ def on_mark(api: ApiClient, book_id: str, finding_id: str, status: str, done: st
         flash("continuity_findings", "error", exc.message)
         return
     flash("continuity_findings", "success", done)
+
+
+def on_open_citation(api: ApiClient, chapter_id: str) -> None:
+    if load_into_editor(api, chapter_id):
+        st.session_state.page = "editor"
 
 
 def findings_section(api: ApiClient, book: Book, t: Labels) -> None:
@@ -101,7 +108,7 @@ def finding_card(api: ApiClient, book: Book, finding: ContinuityFinding, t: Labe
         severity = t.t(f"continuity_severity_{finding['severity']}")
         st.markdown(f"**[{severity}]** {finding['explanation']}")
         columns = st.columns(len(finding["citations"][:2]))
-        for column, cite in zip(columns, finding["citations"][:2], strict=True):
+        for n, (column, cite) in enumerate(zip(columns, finding["citations"][:2], strict=True)):
             column.caption(
                 t.t(
                     "continuity_chapter",
@@ -110,6 +117,12 @@ def finding_card(api: ApiClient, book: Book, finding: ContinuityFinding, t: Labe
                 )
             )
             column.markdown("> " + " ".join(cite["quote"].split()))
+            column.button(
+                t.t("continuity_open"),
+                key=f"continuity_open:{finding['id']}:{n}",
+                on_click=on_open_citation,
+                args=(api, cite["chapter_id"]),
+            )
         marks = st.columns(len(MARKS))
         for column, mark in zip(marks, MARKS, strict=True):
             label = t.t(f"continuity_mark_{mark}")

@@ -120,6 +120,19 @@ def render(api: ApiClient, book: Book, t: Labels) -> None:
         artifacts_section(api, chapter, t)
 
 
+def open_findings(api: ApiClient, book_id: str) -> dict[str, int]:
+    """Open findings per chapter, for the chapter list ({} when the audit cannot be read)."""
+    try:
+        page = api.continuity_findings(book_id, "open")
+    except ApiError:
+        return {}
+    counts: dict[str, int] = {}
+    for finding in page["items"]:
+        for chapter_id in {c["chapter_id"] for c in finding["citations"]}:
+            counts[chapter_id] = counts.get(chapter_id, 0) + 1
+    return counts
+
+
 def chapters_section(api: ApiClient, book: Book, t: Labels) -> list[Chapter]:
     st.subheader(t.t("chapters"))
     chapters = shown(lambda: api.list_chapters(book["id"]))
@@ -128,6 +141,7 @@ def chapters_section(api: ApiClient, book: Book, t: Labels) -> list[Chapter]:
     if not chapters:
         st.info(t.t("no_chapters"))
         return []
+    findings = open_findings(api, book["id"])
     st.dataframe(
         [
             {
@@ -135,6 +149,7 @@ def chapters_section(api: ApiClient, book: Book, t: Labels) -> list[Chapter]:
                 t.t("col_title"): c["title"],
                 t.t("col_revision"): c["current_revision"],
                 t.t("col_words"): c["word_count"],
+                t.t("col_findings"): findings.get(c["id"], 0),
             }
             for c in chapters
         ],

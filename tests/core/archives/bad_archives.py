@@ -121,13 +121,25 @@ def _future(manifest: dict[str, object], _: Members) -> None:
 
 
 def _future_section(manifest: dict[str, object], members: Members) -> None:
-    manifest["sections"] = {**manifest["sections"], "continuity": 1}  # type: ignore[dict-item]
+    manifest["sections"] = {**manifest["sections"], "timeline": 1}  # type: ignore[dict-item]
 
 
 def _moved_quote(_: dict[str, object], members: Members) -> None:
     bible = json.loads(members["bible.json"])
     bible["facts"][0]["start"] += 1
     members["bible.json"] = json.dumps(bible).encode()
+
+
+def _moved_citation(_: dict[str, object], members: Members) -> None:
+    audit = json.loads(members["continuity.json"])
+    audit["findings"][0]["citations"][1]["end"] -= 1
+    members["continuity.json"] = json.dumps(audit).encode()
+
+
+def _unknown_mark(_: dict[str, object], members: Members) -> None:
+    audit = json.loads(members["continuity.json"])
+    audit["findings"][0]["status"] = "maybe"
+    members["continuity.json"] = json.dumps(audit).encode()
 
 
 def _evil_id(_: dict[str, object], members: Members) -> None:
@@ -181,8 +193,12 @@ BAD_ARCHIVES = [
         with_member("files/extra.md", b"extra", listed=False),
     ),
     BadArchive("future format", 422, "newer than this Copiloto", edit(_future)),
-    BadArchive("unknown section", 422, "'continuity' section", edit(_future_section)),
+    BadArchive("unknown section", 422, "'timeline' section", edit(_future_section)),
     BadArchive("bible quote off its offsets", 422, "not at its offsets", edit(_moved_quote)),
+    BadArchive(
+        "continuity quote off its offsets", 422, "not at its offsets", edit(_moved_citation)
+    ),
+    BadArchive("continuity mark unknown", 422, "continuity.json", edit(_unknown_mark)),
     BadArchive("unsafe id", 422, "book.json", edit(_evil_id)),
     BadArchive("unknown field", 422, "owner", edit(_unknown_field)),
     BadArchive("text over MAX_TEXT_CHARS", 422, "MAX_TEXT_CHARS", edit(_long_text)),

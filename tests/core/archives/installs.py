@@ -29,6 +29,7 @@ from services.core.books.models import Book
 from services.core.books.schemas import BookCreate
 from services.core.books.service import create_book
 from services.core.chapters.models import Chapter, ChapterRevision
+from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import (
     current_text,
     get_chapter,
@@ -37,6 +38,8 @@ from services.core.chapters.service import (
     update_chapter,
 )
 from services.core.config import Settings
+from services.core.continuity.models import ContinuityChapter, ContinuityFinding
+from services.core.continuity.repository import ContinuityRepository
 from services.core.db import make_engine, make_session_factory, transaction
 from services.core.files import ChapterFiles
 from services.core.jobs.models import Job
@@ -146,7 +149,36 @@ def make_book(install: Install, title: str = "Dom Casmurro") -> str:
     for chapter_id, chapter_title, text in chapters:
         files.write_chapter(book_id, chapter_id, chapter_title, text)
     _make_bible(install, book_id, second.chapter.id)
+    _make_audit(install, book_id)
     return book_id
+
+
+def _make_audit(install: Install, book_id: str) -> None:
+    """One finding the author marked intentional, and the audit's digests."""
+    with transaction(install.sessions) as session:
+        chapters = ChapterRepository(session).list_for_book(book_id)
+        citations = []
+        for chapter in chapters[:2]:
+            revision = current_text(session, chapter)
+            quote = revision.text.split(".")[0]
+            citations.append(
+                {
+                    "chapter_id": chapter.id, "chapter_position": chapter.position,
+                    "chapter_title": chapter.title, "revision": revision.number,
+                    "quote": quote, "start": 0, "end": len(quote),
+                }
+            )  # fmt: skip
+            ContinuityRepository(session).save_digest(
+                book_id, chapter.id, chapter.content_hash, revision.number
+            )
+        session.add(
+            ContinuityFinding(
+                id=f"cf{book_id}"[:20], book_id=book_id, signature="s" * 64, type="fact",
+                severity="high", explanation="Os olhos mudam de cor.", entity="Capitu",
+                attribute="eye colour", status="intentional", citations=citations,
+                chapter_ids="|".join(sorted(c["chapter_id"] for c in citations)),
+            )
+        )  # fmt: skip
 
 
 def _make_bible(install: Install, book_id: str, chapter_id: str) -> None:
@@ -186,6 +218,13 @@ def book_rows(install: Install, book_id: str) -> dict[str, list[dict[str, Any]]]
     """Every catalog row of the book (not its jobs), as comparable dicts."""
     rows = _book_rows(install, book_id)
     rows.update(_bible_rows(install, book_id))
+    with transaction(install.sessions) as session:
+        for model in (ContinuityFinding, ContinuityChapter):
+            found = session.scalars(select(model).where(model.book_id == book_id)).all()
+            rows[model.__tablename__] = sorted(
+                ({c.key: getattr(r, c.key) for c in r.__mapper__.column_attrs} for r in found),
+                key=repr,
+            )
     return rows
 
 
