@@ -4,7 +4,8 @@ revision twice).
 
 The real LLM sits behind a proxy that slows its stream down, so every LLM job is still
 generating when the kill comes (the small model alone often answers in under a second).
-`suggest` and `reindex_book` have their own kill tests (test_recovery, test_reindex).
+`suggest` and `reindex_book` have their own kill tests (test_recovery, test_reindex);
+`build_bible` is a fan-out of `extract_facts` on the same machinery as `reindex_book`.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]] =
     ),
     # Chapters saved, their files being written.
     "import_manuscript": ("index", {}, lambda job: job["progress"] >= 0.35),
+    # Names found, the model reading the chapter.
+    "extract_facts": ("llm", {"use_llm": True, "force": True}, lambda job: job["progress"] >= 0.05),
 }
 
 
@@ -263,6 +266,17 @@ def _assert_done_once(
         assert original["metadata"], "metadata stored on the chapter"
     if kind == "summarize_chapter":
         assert original["summary"]
+    if kind == "extract_facts":
+        bible = f"/books/{book}/bible"
+        entities = api.get(f"{bible}/entities", params={"limit": 500}).json()["items"]
+        names = [e["name"] for e in entities]
+        assert "Ana" in names and len(names) == len(set(names)), "one entity per name"
+        facts = [
+            (f["entity_id"], f["attribute"], f["value"], f["start"])
+            for e in entities
+            for f in api.get(f"{bible}/entities/{e['id']}").json()["facts"]
+        ]
+        assert len(facts) == len(set(facts)), "each fact stored once"
     if kind == "index_chapter":
         expected = expected_passages(original["title"], original["text"])
         ids = memory_ids(api, stack, book)
