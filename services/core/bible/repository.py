@@ -25,8 +25,15 @@ class BibleRepository:
 
     def lock_book(self, book_id: str) -> None:
         """Serialises bible writes of one book (two chapters' extractions may create the same
-        name at once); SQLite serialises writers anyway."""
-        self.session.execute(select(Book.id).where(Book.id == book_id).with_for_update())
+        name at once). On SQLite a SELECT takes no lock and reads outside the transaction, so
+        two stores both saw no "Escobar" and each made one: a no-op write takes the database's
+        write lock first, and every read after it sees the other store's names."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(
+                update(Book).where(Book.id == book_id).values(updated_at=Book.updated_at)
+            )
+        else:
+            self.session.execute(select(Book.id).where(Book.id == book_id).with_for_update())
 
     # Entities and names
 
