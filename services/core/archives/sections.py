@@ -370,6 +370,24 @@ class ArtifactsSection:
         return {}
 
 
+class _Quoted(Protocol):
+    quote: str
+    start: int
+    end: int
+
+
+def _check_quote(
+    where: str, chapters: dict[str, ChapterData], chapter_id: str, revision: int, quoted: _Quoted
+) -> None:
+    """A quote must be the archived revision's text at its offsets (the catalog trusts them)."""
+    chapter = chapters.get(chapter_id)
+    text = chapter.texts.get(revision) if chapter is not None else None
+    if text is None:
+        raise ArchiveRejected(f"{where} quotes a chapter revision the archive lacks")
+    if text[quoted.start : quoted.end] != quoted.quote:
+        raise ArchiveRejected(f"{where}: its quote is not at its offsets in the text")
+
+
 class BibleSection:
     """`bible.json`: the story bible — entities with their names and mentions per chapter,
     facts with their quotes (checked against the archived revision's text on load), the
@@ -478,12 +496,7 @@ class BibleSection:
             fact_ids.add(fact.id)
             if fact.entity_id not in entity_ids:
                 raise ArchiveRejected(f"{where} belongs to no entity of the archive")
-            chapter = chapters.get(fact.chapter_id)
-            text = chapter.texts.get(fact.revision) if chapter is not None else None
-            if text is None:
-                raise ArchiveRejected(f"{where} quotes a chapter revision the archive lacks")
-            if text[fact.start : fact.end] != fact.quote:
-                raise ArchiveRejected(f"{where}: its quote is not at its offsets in the text")
+            _check_quote(where, chapters, fact.chapter_id, fact.revision, fact)
         for extraction in record.extractions:
             if extraction.chapter_id not in chapters:
                 raise ArchiveRejected(
@@ -637,12 +650,7 @@ class ContinuitySection:
                 raise ArchiveRejected(f"{where} appears twice")
             seen |= {finding.id, finding.signature}
             for cite in finding.citations:
-                chapter = chapters.get(cite.chapter_id)
-                text = chapter.texts.get(cite.revision) if chapter is not None else None
-                if text is None:
-                    raise ArchiveRejected(f"{where} cites a chapter revision the archive lacks")
-                if text[cite.start : cite.end] != cite.quote:
-                    raise ArchiveRejected(f"{where}: a quote is not at its offsets in the text")
+                _check_quote(where, chapters, cite.chapter_id, cite.revision, cite)
         for digest in record.digests:
             if digest.chapter_id not in chapters:
                 raise ArchiveRejected(
