@@ -55,48 +55,9 @@ CUMULATIVE = frozenset({"event"})
 # replaces an earlier one only when it speaks of the same side, which its value names.
 MANY_SIDED = frozenset({"appearance", "family", "relationship", "possession", "knowledge", "trait"})
 _FUNCTION_WORDS = frozenset(
-    [
-        "the",
-        "and",
-        "was",
-        "were",
-        "had",
-        "has",
-        "his",
-        "her",
-        "with",
-        "for",
-        "from",
-        "that",
-        "this",
-        "who",
-        "are",
-        "but",
-        "not",
-        "que",
-        "com",
-        "uma",
-        "umas",
-        "uns",
-        "dos",
-        "das",
-        "era",
-        "foi",
-        "tem",
-        "tinha",
-        "por",
-        "para",
-        "seu",
-        "sua",
-        "seus",
-        "suas",
-        "nao",
-        "mas",
-        "ele",
-        "ela",
-        "muito",
-        "very",
-    ]
+    """the and was were had has his her with for from that this who are but not que com uma
+    umas uns dos das era foi tem tinha por para seu sua seus suas nao mas ele ela muito
+    very""".split()  # noqa: SIM905
 )
 
 
