@@ -133,7 +133,6 @@ def store_extraction(
     for extracted in extraction.entities:
         spellings = extraction.spellings.get(extracted.name) or dict.fromkeys(extracted.aliases, 0)
         entity = _resolve(repo, book_id, extraction.known_ids.get(extracted.name), spellings)
-        created = entity is None
         if entity is None:
             entity = BibleEntity(
                 id=new_short_id(),
@@ -152,7 +151,7 @@ def store_extraction(
             and entity.kind != extracted.kind
         ):
             entity.kind = extracted.kind
-        owners: set[str] = set()
+        entity_of[extracted.name] = entity
         for surface, count in spellings.items():
             key = name_key(surface)[:200]
             alias = repo.alias_by_key(book_id, key)
@@ -165,18 +164,8 @@ def store_extraction(
                     origin="extracted",
                 )
                 repo.add(alias)
-            owners.add(alias.entity_id)
             if count:
                 counts[alias.id] += count
-        if created and entity.id not in owners and len(owners) == 1:
-            # Every name of the new entity already belongs to one that another chapter's job
-            # stored meanwhile: that one is this one (a nameless twin would take the facts).
-            owner = repo.entity(owners.pop())
-            if owner is not None and not owner.deleted:
-                session.delete(entity)
-                session.flush()
-                entity = owner
-        entity_of[extracted.name] = entity
     repo.replace_mentions(chapter_id, dict(counts))
     kept: list[BibleFact] = []
     for fact in repo.chapter_facts(chapter_id):

@@ -197,13 +197,15 @@ def near(text: str, start: int, end: int, pattern: re.Pattern[str]) -> bool:
     return pattern.search(text[left:right]) is not None
 
 
-def _in_dialogue(text: str, position: int) -> bool:
-    line_start = text.rfind("\n", 0, position) + 1
-    line = text[line_start:position]
+def _in_dialogue(text: str, position: int, since: str = "\n") -> bool:
+    """Inside a character's speech: from the last `since` (a line, or "\n\n" for the
+    paragraph) the text opens with a dash or leaves a quote open."""
+    found = text.rfind(since, 0, position)
+    before = text[found + len(since) if found >= 0 else 0 : position]
     return (
-        line.lstrip().startswith(("—", "-", "–"))
-        or line.count('"') % 2 == 1
-        or (line.count("“") > line.count("”"))
+        before.lstrip().startswith(("—", "-", "–"))
+        or before.count('"') % 2 == 1
+        or (before.count("“") > before.count("”"))
     )
 
 
@@ -581,17 +583,6 @@ def _sentences_with(
     return out
 
 
-def _spoken(text: str, position: int) -> bool:
-    """Inside a character's speech: the paragraph opens with a dash or has an open quote."""
-    start = text.rfind("\n\n", 0, position)
-    before = text[start + 2 if start >= 0 else 0 : position]
-    return (
-        before.lstrip().startswith(("—", "-", "–"))
-        or before.count('"') % 2 == 1
-        or before.count("“") > before.count("”")
-    )
-
-
 def _habits(chapters: Sequence[ChapterDoc]) -> list[Candidate]:
     """A later sentence that does "as always" what an earlier chapter's sentence says is never
     done, the two sharing at least two content words (stemmed in English and Portuguese), both
@@ -606,7 +597,7 @@ def _habits(chapters: Sequence[ChapterDoc]) -> list[Candidate]:
             if _NEVER.search(sentence) or _FIRST_TIME.search(sentence):
                 continue
             habit = _HABIT.search(sentence)
-            if habit is None or _spoken(chapter.text, start + habit.start()):
+            if habit is None or _in_dialogue(chapter.text, start + habit.start(), "\n\n"):
                 continue
             if near(chapter.text, start, end, _CHANGE) or _FLASHBACK.search(sentence):
                 continue
@@ -648,7 +639,7 @@ def _habits(chapters: Sequence[ChapterDoc]) -> list[Candidate]:
                 never is None
                 or _HABIT.search(sentence)
                 or _FIRST_PERSON.search(sentence)
-                or _spoken(chapter.text, start + never.start())
+                or _in_dialogue(chapter.text, start + never.start(), "\n\n")
             ):
                 continue
             nevers.append((chapter, start, end, stems))
