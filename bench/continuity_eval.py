@@ -20,7 +20,10 @@ planted pair, and the time.
 
     PYTHONPATH=$PWD .venv/bin/python bench/continuity_eval.py [--manuscripts a,b]
         [--systems baseline,inproc,api] [--api URL] [--api-token TOKEN] [--llm on|off]
-        [--json out.json] [--details] [--check] [--rebuild]
+        [--json out.json] [--details] [--check] [--rebuild] [--novels]
+
+`--novels` audits each whole corpus novel in-process instead (no planted errors: every finding
+is a false alarm or a real slip of the author's) and lists the findings with the time taken.
 """
 
 from __future__ import annotations
@@ -81,28 +84,31 @@ def run_baseline(annotation: Annotation, texts: list[str]) -> tuple[list[Finding
     return findings, {"seconds": round(time.perf_counter() - started, 3)}
 
 
-def run_inproc(annotation: Annotation, texts: list[str]) -> tuple[list[Finding], dict[str, Any]]:
+def audit_inproc(texts: Sequence[str], language: str) -> list[Any]:
+    """The candidates the `continuity_check` job would store (judge off), in this process: the
+    bible's names from `extract_chapter` (no LLM) chapter by chapter, then `candidates_for`."""
     from services.core.bible.aliases import KnownEntity
     from services.core.bible.extraction import extract_chapter
-    from services.core.bible.text_facts import Names, names_from_texts
     from services.core.continuity.candidates import ChapterDoc
-    from services.core.continuity.service import BookText, candidates_for, explain
+    from services.core.continuity.service import BookText, audit_names, candidates_for
 
-    started = time.perf_counter()
     known: dict[str, KnownEntity] = {}
     for text in texts:
-        extraction = extract_chapter(
-            text, language=annotation.language, llm=None, known=list(known.values())
-        )
+        extraction = extract_chapter(text, language=language, llm=None, known=list(known.values()))
         for entity in extraction.entities:
             old = known.get(entity.name)
             aliases = tuple(sorted({*(old.aliases if old else ()), *entity.aliases}))
-            known[entity.name] = KnownEntity(entity.name, entity.name, entity.kind, aliases)
-    bible = Names.of((e.name, e.aliases) for e in known.values())
-    names = Names({**names_from_texts(texts).spellings, **bible.spellings})
+            kind = old.kind if old else entity.kind  # the bible keeps an entity's first kind
+            known[entity.name] = KnownEntity(entity.name, entity.name, kind, aliases)
+    names = audit_names(texts, known.values())
     chapters = [ChapterDoc(f"c{i}", i, f"{i}", 1, t) for i, t in enumerate(texts, 1)]
-    book = BookText(annotation.language, chapters, {}, names)
-    candidates = candidates_for(book)
+    return candidates_for(BookText(language, chapters, {}, names))
+
+
+def run_inproc(annotation: Annotation, texts: list[str]) -> tuple[list[Finding], dict[str, Any]]:
+    from services.core.continuity.service import explain
+
+    started = time.perf_counter()
     findings = [
         Finding(
             citations=tuple(Citation(c.chapter.position, c.quote) for c in candidate.citations),
@@ -111,9 +117,35 @@ def run_inproc(annotation: Annotation, texts: list[str]) -> tuple[list[Finding],
             attribute=candidate.attribute or "",
             explanation=explain(candidate, annotation.language),
         )
-        for candidate in candidates
+        for candidate in audit_inproc(texts, annotation.language)
     ]
     return findings, {"seconds": round(time.perf_counter() - started, 2)}
+
+
+def whole_novels() -> None:
+    """The audit in-process over each whole corpus novel (no planted errors there: every
+    finding is a false alarm or a slip of the author's), with its time."""
+    from bench.bible_set import NOVELS, parse_novel
+
+    for novel, language in NOVELS.items():
+        texts = [c.text for c in parse_novel(novel).chapters]
+        started = time.perf_counter()
+        found = audit_inproc(texts, language)
+        seconds = time.perf_counter() - started
+        reasons: dict[str, int] = {}
+        for candidate in found:
+            reasons[candidate.reason] = reasons.get(candidate.reason, 0) + 1
+        print(
+            f"{novel}: {len(texts)} chapters, {len(found)} findings {dict(sorted(reasons.items()))}"
+            f" in {seconds:.1f} s"
+        )
+        for candidate in found:
+            print(
+                f"  {candidate.reason:8} {candidate.entity or '-'} "
+                + " | ".join(
+                    f"ch{c.chapter.position}: {c.quote[:70]!r}" for c in candidate.citations
+                )
+            )
 
 
 def finding_from_api(raw: dict[str, Any], position_of: dict[str, int]) -> Finding:
@@ -314,7 +346,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--details", action="store_true", help="print misses and findings")
     parser.add_argument("--check", action="store_true", help="only validate the set")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the corpus excerpts")
+    parser.add_argument(
+        "--novels", action="store_true", help="only audit the whole corpus novels (false alarms)"
+    )
     args = parser.parse_args(argv)
+    if args.novels:
+        whole_novels()
+        return
 
     if args.rebuild:
         rebuild()

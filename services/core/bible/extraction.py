@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -279,10 +279,12 @@ _PATTERN_ATTRIBUTES = {
 }
 
 
-def pattern_facts(text: str, groups: Sequence[NameGroup]) -> list[ExtractedFact]:
-    """The facts the pt/en patterns state about the chapter's entities: the value is the
+def pattern_facts(
+    text: str, groups: Sequence[NameGroup], not_people: Iterable[str] = ()
+) -> list[ExtractedFact]:
+    """The facts the pt/en patterns state about the chapter's people: the value is the
     text's own words ("olhos verdes", "was a doctor"), the quote its sentence."""
-    names = Names.of((g.name, g.surfaces) for g in groups)
+    names = Names.of(((g.name, g.surfaces) for g in groups), not_people)
     found: list[ExtractedFact] = []
     for fact in extract_facts(text, names):
         if fact.entity is None:
@@ -396,7 +398,9 @@ def extract_chapter(
             result.known_ids[name] = group.known.id
     # The patterns speak of people (eyes, ages, kin): a place or a group takes none.
     patterned = [
-        f for f in pattern_facts(text, groups) if kind_of.get(f.entity_name) == "character"
+        f
+        for f in pattern_facts(text, groups, [n for n, k in kind_of.items() if k != "character"])
+        if kind_of.get(f.entity_name) == "character"
     ]
     seen = {(f.entity_name, f.attribute, f.value.casefold(), f.start) for f in patterned}
     result.facts.extend(patterned)

@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from services.core.bible.candidates import LOCATIVE
+
 # Attributes the audit compares.
 EYES = "eye colour"
 HAIR = "hair colour"
@@ -314,7 +316,14 @@ _OCCUPATION_PATTERNS = [
 _DEATH = re.compile(
     r"\b(?:died|was\s+buried|was\s+dead|had\s+died|is\s+dead|passed\s+away|drowned|was\s+killed|"
     r"morreu|faleceu|tinha\s+morrido|havia\s+morrido|foi\s+enterrad[oa]|foi\s+sepultad[oa]|"
-    r"morrera|falecera|afogou-se|morreu\s+afogad[oa])\b",
+    r"morrera|falecera|afogou-se|morreu\s+afogad[oa])\b"
+    # "her regard had died away", "the noise died down": no one died.
+    r"(?!\s+(?:away|down|out|off)\b)",
+    re.I,
+)
+# "I should have died", "quase morreu": a death that did not happen.
+_NOT_A_DEATH_BEFORE = re.compile(
+    r"\b(?:should|would|could|might|must|almost|nearly|quase|por\s+pouco\s+n[aã]o)\s+(?:have\s+)?$",
     re.I,
 )
 _DEPARTURE = re.compile(
@@ -494,18 +503,29 @@ _MONTH_KEYS = {fold(m) for m in _MONTHS} | {fold(s) for s in _SEASONS}
 
 @dataclass(frozen=True)
 class Names:
-    """The names to attach facts to: every spelling → the canonical name."""
+    """The names to attach facts to: every spelling → the canonical name. `not_people` holds
+    the canonical names known to be places, objects or groups: they own no eyes, age or death
+    ("a feira de São Bento ... Morreu ali mesmo" is about the man named before the town)."""
 
     spellings: dict[str, str]
+    not_people: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, entities: Iterable[tuple[str, Sequence[str]]]) -> Names:
+    def of(
+        cls, entities: Iterable[tuple[str, Sequence[str]]], not_people: Iterable[str] = ()
+    ) -> Names:
         spellings: dict[str, str] = {}
         for name, aliases in entities:
             for spelling in (name, *aliases):
                 if spelling.strip():
                     spellings.setdefault(spelling.strip(), name)
-        return cls(spellings)
+        return cls(spellings, frozenset(not_people))
+
+    def over(self, fallback: Names) -> Names:
+        """These names, and the fallback's for the spellings these do not hold."""
+        return Names(
+            {**fallback.spellings, **self.spellings}, self.not_people | fallback.not_people
+        )
 
 
 def _at_sentence_start(text: str, start: int) -> bool:
@@ -535,6 +555,57 @@ def names_from_texts(texts: Iterable[str]) -> Names:
         elif count > 0:
             spellings[name] = name
     return Names(spellings)
+
+
+def place_names(texts: Iterable[str], names: Names) -> frozenset[str]:
+    """The names the book puts after "in", "at", "em", "na" … at least a third of the times it
+    uses them: places ("vicar of Saltmere", "in Saltmere"), whatever a chapter's bible entry
+    first guessed. They own no ages, eyes or deaths."""
+    seen: dict[str, list[int]] = {}
+    for text in texts:
+        for start, end, name in name_spans(text, names):
+            counts = seen.setdefault(name, [0, 0])
+            counts[0] += 1
+            if LOCATIVE.search(text[max(0, start - 30) : start]) and not re.match(
+                r"['’]s\b", text[end : end + 2]
+            ):
+                counts[1] += 1
+    return frozenset(n for n, (total, where) in seen.items() if where and 3 * where >= total)
+
+
+# Ranks and callings a book names one person by: "the captain" is Captain Ambrose Hale when he is
+# the only captain with a name ("o padre" the only padre).
+_ROLES = {
+    "captain": ("the captain",),
+    "colonel": ("the colonel",),
+    "major": ("the major", "o major"),
+    "doctor": ("the doctor",),
+    "dr.": ("the doctor", "o doutor"),
+    "reverend": ("the reverend", "the vicar"),
+    "padre": ("o padre",),
+    "capitão": ("o capitão",),
+    "coronel": ("o coronel",),
+    "doutor": ("o doutor",),
+    "professor": ("the professor", "o professor"),
+}
+
+
+def role_names(names: Names) -> Names:
+    """`names` with "the captain" / "o padre" joined to the one named person of that rank."""
+    holders: dict[str, set[str]] = {}
+    for spelling, canonical in names.spellings.items():
+        first = spelling.split()[0].casefold() if spelling.split() else ""
+        if first in _ROLES and len(spelling.split()) > 1:
+            holders.setdefault(first, set()).add(canonical)
+    spellings = dict(names.spellings)
+    for role, people in holders.items():
+        if len(people) != 1:
+            continue
+        (person,) = people
+        for phrase in _ROLES[role]:
+            for form in (phrase, phrase[:1].upper() + phrase[1:]):
+                spellings.setdefault(form, person)
+    return Names(spellings, names.not_people)
 
 
 def _paragraph_bounds(text: str, position: int) -> tuple[int, int]:
@@ -581,7 +652,7 @@ def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
 
 _PLACE_BEFORE = re.compile(
     r"\b(?:at|in|to|from|into|near|towards?|beyond|past|across|off|around|over|em|no|na|nos|nas|"
-    r"para|pra|al[eé]m\s+d[oa]s?)\s+(?:the\s+)?$",
+    r"para|pra|ao|aos|à|às|al[eé]m\s+d[oa]s?)\s+(?:the\s+|[oa]s?\s+)?$",
     re.I,
 )
 # "os olhos azuis da mãe", "the green eyes of her mother": someone else's, not the name's.
@@ -615,26 +686,47 @@ def _subject(spans: Sequence[tuple[int, int, str]], text: str, position: int) ->
     return None
 
 
-def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
-    """The nearest name before `position` in its paragraph (or, with none, the first after it
-    in the same sentence)."""
-    p_start, _ = _paragraph_bounds(text, position)
-    # A name after a preposition is most often a place ("the lighthouse at Carrow Point"); one
-    # that names someone's kin ("Mara's cousin", "prima de Mara") points to another person.
-    before = [
+def _who(
+    spans: Sequence[tuple[int, int, str]], text: str, start: int, end: int
+) -> list[tuple[int, int, str]]:
+    """The names in text[start:end] that may be whom a fact is about. A name after a
+    preposition is most often a place ("the lighthouse at Carrow Point"); one that names
+    someone's kin ("Mara's cousin", "prima de Mara") points to another person."""
+    return [
         s
         for s in spans
-        if p_start <= s[0]
-        and s[1] <= position
-        and not _PLACE_BEFORE.search(text[p_start : s[0]])
-        and not _KIN_OF_NAME.search(text[max(p_start, s[0] - 20) : s[0]])
+        if start <= s[0]
+        and s[1] <= end
+        and not _PLACE_BEFORE.search(text[start : s[0]])
+        and not _KIN_OF_NAME.search(text[max(start, s[0] - 20) : s[0]])
         and not _NAME_KIN.match(text[s[1] : s[1] + 30])
     ]
+
+
+def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+    """The nearest name before `position` in its paragraph; with none, the first after it in
+    the same sentence; with none either, the last of the paragraph before, when that one is
+    narration: a paragraph that names nobody goes on about whom the one before named ("o padre
+    Anselmo foi embora." / "Era português … Disse que não voltaria nunca mais")."""
+    p_start, _ = _paragraph_bounds(text, position)
+    before = _who(spans, text, p_start, position)
     if before:
         return before[-1][2]
     _, s_end = sentence_bounds(text, position, position)
-    after = [s for s in spans if position <= s[0] < s_end]
-    return after[0][2] if after else None
+    after = _who(spans, text, position, s_end)
+    if after:
+        return after[0][2]
+    # Speech on either side: who speaks, or of whom, is not the paragraph's subject.
+    if p_start < 2 or text[p_start : p_start + 1] in _SPEECH_OPENERS:
+        return None
+    previous_start, _ = _paragraph_bounds(text, p_start - 2)
+    if text[previous_start : previous_start + 1] in _SPEECH_OPENERS:
+        return None
+    previous = _who(spans, text, previous_start, p_start - 2)
+    return previous[-1][2] if previous else None
+
+
+_SPEECH_OPENERS = ('"', "“", "—", "–", "-", "«", "'", "‘")
 
 
 def _quote(text: str, start: int, end: int) -> tuple[str, int, int]:
@@ -659,6 +751,8 @@ def _month_day(month: str) -> int:
 def extract_facts(text: str, names: Names) -> list[TextFact]:
     """Every fact the patterns find in one chapter's text, in text order."""
     spans = name_spans(text, names)
+    # Who a fact is about: people only (kin relations still name whoever the text names).
+    people = [s for s in spans if s[2] not in names.not_people]
     facts: list[TextFact] = []
     seen: set[tuple[str, int, int]] = set()
 
@@ -674,7 +768,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
         for match in pattern.finditer(text):
             if _OF_KIN_AFTER.match(text[match.end() : match.end() + 40]):
                 continue
-            owner = _owner(spans, text, match.start())
+            owner = _owner(people, text, match.start())
             if owner is not None:
                 add(owner, attribute, _COLOURS[fold(match.group("colour"))], *match.span())
     spelled = dict(names.spellings) or {n: n for _, _, n in spans}
@@ -685,7 +779,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             owner = (
                 spelled.get(groups["x"])
                 if groups.get("x")
-                else _subject(spans, text, match.start())
+                else _subject(people, text, match.start())
             )
             if other is None or owner is None or owner == other:
                 continue
@@ -694,7 +788,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
         s_start, s_end = sentence_bounds(text, match.start(), match.end())
         if not _LAME.search(text[s_start:s_end]):
             continue
-        owner = _owner(spans, text, match.start())
+        owner = _owner(people, text, match.start())
         side = match.group("side") or match.group("side2")
         if owner is not None:
             add(owner, LAME, _SIDES[fold(side)], *match.span())
@@ -703,29 +797,33 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             if _NOT_AGE_AFTER.match(text[match.end() :]):
                 continue
             number = parse_number(match.group("n"))
-            owner = _owner(spans, text, match.start())
+            owner = _owner(people, text, match.start())
             if number is not None and 0 < number < 120 and owner is not None:
                 add(owner, AGE, str(number), *match.span())
     for pattern in _OCCUPATION_PATTERNS:
         for match in pattern.finditer(text):
-            owner = _owner(spans, text, match.start())
+            owner = _owner(people, text, match.start())
             if owner is not None:
                 add(owner, OCCUPATION, fold(match.group("job")), *match.span())
+    # "Bingley's regard had died away": a possessive name is not who dies or leaves.
+    subjects = [s for s in people if text[s[1] : s[1] + 2] not in ("'s", "’s")]
     for pattern, value in ((_DEATH, "dead"), (_DEPARTURE, "gone")):
         for match in pattern.finditer(text):
+            if _NOT_A_DEATH_BEFORE.search(text[max(0, match.start() - 30) : match.start()]):
+                continue
             # "Quando lhe morreu o marido, Pedro de Albuquerque": the one named after dies.
             inverted = _DIES_NAMED_AFTER.match(text, match.end())
-            named = inverted and next((n for a, _, n in spans if a == inverted.end()), None)
+            named = inverted and next((n for a, _, n in subjects if a == inverted.end()), None)
             if named:
                 add(named, CONDITION, value, *match.span())
                 continue
-            owner = _owner(spans, text, match.start())
+            owner = _owner(subjects, text, match.start())
             if owner is not None and not _KIN_BEFORE.search(
                 text[max(0, match.start() - 40) : match.start()]
             ):
                 add(owner, CONDITION, value, *match.span())
     for match in _BORN.finditer(text):
-        owner = _owner(spans, text, match.start())
+        owner = _owner(people, text, match.start())
         if owner is not None:
             add(owner, BIRTH, match.group("year"), *match.span())
     date_spans: list[tuple[int, int]] = []

@@ -4,14 +4,21 @@ stored so that the author's marks survive re-runs; listing, marking and the Mark
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.core.bible.aliases import KnownEntity
 from services.core.bible.service import known_entities
-from services.core.bible.text_facts import Names, extract_facts, names_from_texts
+from services.core.bible.text_facts import (
+    Names,
+    extract_facts,
+    names_from_texts,
+    place_names,
+    role_names,
+)
 from services.core.books.service import get_book
 from services.core.chapters.repository import ChapterRepository
 from services.core.chapters.service import current_text
@@ -35,6 +42,8 @@ _EXPLAIN = {
         "earlier.",
         "month": "Chapter {pb} says a short time later, yet its month comes before chapter {pa}'s.",
         "habit": "Chapter {pa} says this never happens, but in chapter {pb} it happens as usual.",
+        "trait": "{entity} is one way in chapter {pa} ({attribute}) and the opposite, as if "
+        "always so, in chapter {pb}.",
     },
     "pt": {
         "value": "{entity}: {attribute} é '{a}' no capítulo {pa} mas '{b}' no capítulo {pb}.",
@@ -48,6 +57,8 @@ _EXPLAIN = {
         "anterior.",
         "month": "O capítulo {pb} diz pouco tempo depois, mas seu mês vem antes do mês do "
         "capítulo {pa}.",
+        "trait": "{entity} é de um jeito no capítulo {pa} ({attribute}) e o contrário, como se "
+        "sempre tivesse sido, no capítulo {pb}.",
         "habit": "O capítulo {pa} diz que isto nunca acontece, mas no capítulo {pb} acontece como "
         "de costume.",
     },
@@ -58,6 +69,13 @@ _ATTRIBUTES_PT = {
     "occupation": "ofício",
     "age": "idade",
     "lame leg": "perna manca",
+    "temper": "temperamento",
+    "sociability": "trato",
+    "generosity": "generosidade",
+    "devotion": "devoção",
+    "courage": "coragem",
+    "honesty": "honestidade",
+    "build": "corpo",
 }
 
 
@@ -109,10 +127,19 @@ def read_book(session: Session, book_id: str) -> BookText:
             ChapterDoc(chapter.id, chapter.position, chapter.title, revision.number, revision.text)
         )
         hashes[chapter.id] = chapter.content_hash
-    # The bible's names, and for what it does not hold (yet) the capitalised names of the text.
-    bible = Names.of((e.name, e.aliases) for e in known_entities(session, book_id))
-    names = Names({**names_from_texts(c.text for c in chapters).spellings, **bible.spellings})
+    names = audit_names([c.text for c in chapters], known_entities(session, book_id))
     return BookText(book.language, chapters, hashes, names)
+
+
+def audit_names(texts: Sequence[str], entities: Iterable[KnownEntity]) -> Names:
+    """The bible's names, and for what it does not hold (yet) the capitalised names of the
+    text; places (by the bible's kind, or by how the book uses the name) own no facts."""
+    entities = list(entities)
+    bible = Names.of(
+        ((e.name, e.aliases) for e in entities), (e.name for e in entities if e.kind != "character")
+    )
+    names = role_names(bible.over(names_from_texts(texts)))
+    return Names(names.spellings, names.not_people | place_names(texts, names))
 
 
 def candidates_for(book: BookText, check: Callable[[], None] = lambda: None) -> list[Candidate]:

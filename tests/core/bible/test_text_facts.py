@@ -18,6 +18,8 @@ from services.core.bible.text_facts import (
     extract_facts,
     names_from_texts,
     parse_number,
+    place_names,
+    role_names,
 )
 
 NAMES = Names.of(
@@ -137,3 +139,45 @@ def test_words_only_at_sentence_starts_are_not_names() -> None:
     )
     assert "Tinha" not in names.spellings and "Disse" not in names.spellings
     assert names.spellings["Rosa"] == "Rosa" and names.spellings["Mara"] == "Mara Quill"
+
+
+def test_a_place_owns_no_facts_and_a_nameless_paragraph_goes_on_about_the_one_before() -> None:
+    texts = [
+        "Tonico Ribeiro trazia o gado para a feira de São Bento desde menino. Morreu ali mesmo.",
+        "Em São Bento ninguém esqueceu.",
+    ]
+    names = Names.of([("Tonico Ribeiro", ["Tonico"]), ("São Bento", [])])
+    assert place_names(texts, names) == {"São Bento"}
+    names = Names(names.spellings, place_names(texts, names))
+    assert [(f.entity, f.value) for f in facts_of(texts[0], names)] == [("Tonico Ribeiro", "dead")]
+    text = (
+        "Dois dias depois, o padre Anselmo foi embora de São Bento.\n\n"
+        "Tomou o trem para o Rio de Janeiro. Disse que não voltaria nunca mais ao Brasil."
+    )
+    names = Names.of(
+        [("padre Anselmo", ["Anselmo"]), ("Rio de Janeiro", []), ("Brasil", [])],
+        not_people=["Rio de Janeiro", "Brasil"],
+    )
+    assert [(f.entity, f.value) for f in facts_of(text, names)] == [("padre Anselmo", "gone")]
+    # A dialogue paragraph before says nothing about whom the next one is about.
+    assert not facts_of('"Anselmo!" she cried.\n\nDisse que não voltaria nunca mais.', names)
+    assert not facts_of("O padre Anselmo chegou.\n\n--Morreu bonita, concluiu.", names)
+
+
+def test_deaths_that_are_no_deaths() -> None:
+    names = Names.of([("Mr. Bingley", ["Bingley"]), ("Colonel Forster", [])])
+    assert not one_of(facts_of("Whether Bingley's regard had really died away, she knew not."))
+    assert not facts_of("Colonel Forster came in. I thought I should have died.", names)
+    assert not facts_of("Colonel Forster nearly drowned in the bay.", names)
+
+
+def one_of(found: list[TextFact]) -> list[TextFact]:
+    return [f for f in found if f.attribute == CONDITION]
+
+
+def test_the_captain_is_the_only_named_captain() -> None:
+    names = role_names(Names.of([("Captain Ambrose Hale", ["Hale"]), ("Mara Quill", ["Mara"])]))
+    assert names.spellings["the captain"] == "Captain Ambrose Hale"
+    assert names.spellings["The captain"] == "Captain Ambrose Hale"
+    two = role_names(Names.of([("Captain Hale", []), ("Captain Pike", [])]))
+    assert "the captain" not in two.spellings

@@ -3,7 +3,7 @@ flashback, rumour denied) left alone, citations verbatim in their chapters."""
 
 from __future__ import annotations
 
-from services.core.bible.text_facts import Names, extract_facts
+from services.core.bible.text_facts import Names, extract_facts, role_names
 from services.core.continuity.candidates import Candidate, ChapterDoc, ChapterFact, find_candidates
 
 NAMES = Names.of([("Mara Quill", ["Mara"]), ("Elsie Dunmore", ["Elsie"]), ("Dita", [])])
@@ -159,4 +159,59 @@ def test_never_and_as_usual_about_different_things_are_no_conflict() -> None:
     assert not audit(
         "No boat left the harbour on a Sunday.",
         "For the first time, a boat left the harbour on a Sunday, as they did every Sunday now.",
+    )
+
+
+def test_a_trait_reversed_as_always_is_found_in_both_languages() -> None:
+    names = role_names(Names.of([("Captain Ambrose Hale", ["Hale"]), ("Mara Quill", ["Mara"])]))
+    found = audit(
+        "Captain Ambrose Hale lived above the bay.\n\nThe captain was the calmest man Mara had "
+        "ever met.",
+        "Nothing happened.",
+        "Mara came in. The captain, as always, roared at everyone and flew into a rage.",
+        names=names,
+    )
+    assert [(c.reason, c.entity, c.attribute) for c in found] == [
+        ("trait", "Captain Ambrose Hale", "temper")
+    ]
+    assert [c.chapter.position for c in found[0].citations] == [1, 3]
+    assert not found[0].confident  # the judge weighs it
+    pt = Names.of([("Firmino Batista", ["Firmino", "seu Firmino"])])
+    found = audit(
+        "Firmino era conhecido por uma coisa só: era avarento.",
+        "Seu Firmino estava à porta, generoso como sempre, fiando a todo mundo.",
+        names=pt,
+    )
+    assert [(c.reason, c.attribute) for c in found] == [("trait", "generosity")]
+    # "nunca foi devota" is the other pole of "devota".
+    found = audit("Dita era tão devota.", "Dita, que nunca foi devota, ria-se dos padres.")
+    assert [(c.entity, c.attribute) for c in found] == [("Dita", "devotion")]
+
+
+def test_a_trait_that_changes_in_the_story_is_no_conflict() -> None:
+    # Told the other way without "as always": the character may have changed.
+    assert not audit("Mara was the calmest girl.", "Mara roared at everyone that night.")
+    # A change told near it.
+    assert not audit(
+        "Mara was the calmest girl.",
+        "Since then Mara had become furious at everything, as always after a loss.",
+    )
+    # What a character says of another is an opinion.
+    assert not audit("Mara was the calmest girl.", '"Mara is always furious," said Elsie.')
+
+
+def test_an_age_with_a_memory_after_it_is_still_the_present_age() -> None:
+    found = audit(
+        "Joaquim tinha quarenta e cinco anos e um bigode que a filha puxava quando era pequena.",
+        "Joaquim, com seus trinta anos de idade, fez um discurso.",
+        names=Names.of([("Joaquim Lopes", ["Joaquim"])]),
+    )
+    assert [(c.reason, c.values) for c in found] == [("age", ("45", "30"))]
+
+
+def test_a_saint_of_the_same_name_is_not_the_dead_man_acting() -> None:
+    names = Names.of([("Pedro Santiago", ["Pedro"])])
+    assert audit("Pedro Santiago morreu em casa.", "Pedro Santiago entrou da rua.", names=names)
+    assert not audit(
+        "Pedro Santiago morreu em casa.", "Quanto às de S. Pedro, disse-me tudo.", names=names
     )
