@@ -211,7 +211,9 @@ def _at_sentence_start(text: str, start: int) -> bool:
 
 def _joinable(text: str, end: int, start: int) -> bool:
     gap = text[end:start]
-    return 0 < len(gap) <= 2 and gap.isspace() and "\n" not in gap
+    # One line break is a hard-wrapped line ("Pedro de\nAlbuquerque Santiago"); a blank line
+    # ends the paragraph.
+    return 0 < len(gap) <= 3 and gap.isspace() and "\n\n" not in gap
 
 
 @dataclass(frozen=True)

@@ -631,14 +631,18 @@ def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
     """Where names occur: (start, end, canonical name), left to right, longest spelling wins."""
     spans: list[tuple[int, int, str]] = []
     if names.spellings:
-        ordered = sorted(names.spellings, key=len, reverse=True)
-        pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in ordered) + r")\b")
+        canonical = {" ".join(k.split()): v for k, v in names.spellings.items()}
+        ordered = sorted(canonical, key=len, reverse=True)
+        # A name may be wrapped over two lines ("Pedro de\nAlbuquerque Santiago").
+        pattern = re.compile(
+            r"\b(?:" + "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in ordered) + r")\b"
+        )
         taken: list[tuple[int, int]] = []
         for match in pattern.finditer(text):
             if any(a < match.end() and match.start() < b for a, b in taken):
                 continue
             taken.append((match.start(), match.end()))
-            spans.append((match.start(), match.end(), names.spellings[match.group(0)]))
+            spans.append((match.start(), match.end(), canonical[" ".join(match.group(0).split())]))
         return sorted(spans)
     for match in _NAME.finditer(text):
         words = [w for w in match.group(0).split() if fold(w) not in _NOT_NAMES]

@@ -94,3 +94,19 @@ def test_a_chapter_name_attaches_to_the_books_known_entity() -> None:
     assert group.known is not None and group.known.id == "e1"
     assert group.name == "Bento Santiago"
     assert sorted(group.surfaces) == ["Bentinho", "Santiago"]
+
+
+def test_a_name_wrapped_over_two_lines_is_one_name_and_a_blank_line_splits() -> None:
+    text = "Quando lhe morreu o marido, Pedro de\nAlbuquerque Santiago, ficou só. Depois, Pedro de Albuquerque Santiago riu."
+    surfaces = {c.surface: c.count for c in find_candidates(text, "pt-BR")}
+    assert surfaces.get("Pedro de Albuquerque Santiago") == 2
+    assert "Albuquerque Santiago" not in surfaces
+    split = {c.surface for c in find_candidates("Falou Capitu\n\nEscobar veio.", "pt-BR")}
+    assert "Capitu Escobar" not in split
+
+
+def test_place_hint_from_prepositions_of_place() -> None:
+    found = {c.surface: c for c in find_candidates("Morava em Braga. Em Braga chovia.", "pt-BR")}
+    assert found["Braga"].kind_hint == "place"
+    people = {c.surface: c for c in find_candidates("Mara looked at Elsie. Elsie smiled.", "en")}
+    assert people["Elsie"].kind_hint != "place"

@@ -181,3 +181,9 @@ def test_the_captain_is_the_only_named_captain() -> None:
     assert names.spellings["The captain"] == "Captain Ambrose Hale"
     two = role_names(Names.of([("Captain Hale", []), ("Captain Pike", [])]))
     assert "the captain" not in two.spellings
+
+
+def test_a_name_wrapped_over_two_lines_is_found() -> None:
+    names = Names.of([("Pedro de Albuquerque Santiago", ["Pedro"])])
+    found = facts_of("Quando lhe morreu o marido, Pedro de\nAlbuquerque Santiago, chorou.", names)
+    assert [(f.entity, f.value) for f in found] == [("Pedro de Albuquerque Santiago", "dead")]
