@@ -298,9 +298,18 @@ _OCCUPATIONS = (
     "alfaiate|costureira|professora|professor|advogado|advogada|escrivão|escrivao|caixeiro|"
     "padre|marinheiro|fazendeiro|lavrador|carpinteiro|marceneiro|comerciante|soldado|"
     "cozinheira|cozinheiro|banqueiro|delegado|carteiro|mineiro|pintor|escritor|jornalista|"
-    "engenheiro|farmacêutico|farmaceutico|boticário|boticario|sapateiro|pedreiro|vendeiro"
+    "engenheiro|farmacêutico|farmaceutico|boticário|boticario|sapateiro|pedreiro|vendeiro|"
+    "clergyman|rector|curate|parson|attorney|solicitor|governess|housekeeper|coachman|steward|"
+    "gardener|shepherd|miller|grocer|draper|apothecary|magistrate|architect|musician|"
+    "sacristão|sacristao|vigário|vigario|cônego|conego|juiz|tabelião|tabeliao|escrevente|"
+    "governanta|lavadeira|boiadeiro|vaqueiro|tropeiro|barbeiro|dentista|quitandeiro|"
+    "leiteiro|maquinista|telegrafista|seminarista"
 )
 _OCCUPATION_PATTERNS = [
+    # "had been formerly in trade": a calling without a noun.
+    re.compile(
+        r"\b(?:was|had\s+been)\s+(?:formerly\s+|once\s+|long\s+)?in\s+(?P<job>trade)\b", re.I
+    ),
     re.compile(
         rf"\b(?:was|is|had\s+been|became|worked\s+as)\s+(?:an?\s+|the\s+)?(?:[\w'-]+\s+)?"
         rf"(?P<job>{_OCCUPATIONS})\b(?!['’]s)",
@@ -329,7 +338,10 @@ _NOT_A_DEATH_BEFORE = re.compile(
 _DEPARTURE = re.compile(
     r"\b(?:never\s+to\s+return|left\s+for\s+good|left\s+\w+\s+for\s+good|never\s+came\s+back|"
     r"would\s+never\s+come\s+back|n[aã]o\s+voltaria\s+(?:nunca\s+)?mais|"
-    r"partiu\s+para\s+sempre|foi\s+embora\s+para\s+sempre|nunca\s+mais\s+voltou)\b",
+    r"partiu\s+para\s+sempre|foi\s+embora\s+para\s+sempre|nunca\s+mais\s+voltou|"
+    # "set off for the Continent, and was not expected at Netherfield again before the summer"
+    r"(?:was|were)\s+not\s+expected\s+(?:[\w,]+\s+){0,3}?(?:back|again)|"
+    r"n[aã]o\s+(?:era|eram)\s+esperad[oa]s?\s+de\s+volta)\b",
     re.I,
 )
 
@@ -590,6 +602,28 @@ _ROLES = {
 }
 
 
+def joined_names(names: Names) -> Names:
+    """`names` with a name whose words begin or end exactly one longer name joined to it ("Sir
+    William" → "Sir William Lucas", "Jane" → "Jane Bennet"); one shared by several ("Bennet")
+    stays its own."""
+    canonical = set(names.spellings.values())
+    words = {n: n.split() for n in canonical}
+    target: dict[str, str] = {}
+    for name, parts in words.items():
+        longer = [
+            other
+            for other, o_parts in words.items()
+            if len(o_parts) > len(parts)
+            and (o_parts[: len(parts)] == parts or o_parts[-len(parts) :] == parts)
+        ]
+        # A place joins a place, a person a person ("São Bento" is not "São Bento Lopes").
+        if len(longer) == 1 and (longer[0] in names.not_people) == (name in names.not_people):
+            target[name] = longer[0]
+    spellings = {s: target.get(n, n) for s, n in names.spellings.items()}
+    places = names.not_people | {target[n] for n in names.not_people if n in target}
+    return Names(spellings, frozenset(places))
+
+
 def role_names(names: Names) -> Names:
     """`names` with "the captain" / "o padre" joined to the one named person of that rank."""
     holders: dict[str, set[str]] = {}
@@ -649,13 +683,14 @@ def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
         if not words or all(fold(w) in _MONTH_KEYS for w in words):
             continue
         begin = match.start() + match.group(0).index(words[0])
-        name = " ".join(words)
-        spans.append((begin, begin + len(name), name))
+        name = re.sub(r"['’]s$", "", " ".join(words))  # "Sir William's house": Sir William
+        if name:
+            spans.append((begin, begin + len(name), name))
     return spans
 
 
 _PLACE_BEFORE = re.compile(
-    r"\b(?:at|in|to|from|into|near|towards?|beyond|past|across|off|around|over|em|no|na|nos|nas|"
+    r"\b(?:at|in|to|for|from|into|near|towards?|beyond|past|across|off|around|over|em|no|na|nos|nas|"
     r"para|pra|ao|aos|à|às|al[eé]m\s+d[oa]s?)\s+(?:the\s+|[oa]s?\s+)?$",
     re.I,
 )

@@ -15,6 +15,7 @@ from services.core.bible.service import known_entities
 from services.core.bible.text_facts import (
     Names,
     extract_facts,
+    joined_names,
     names_from_texts,
     place_names,
     role_names,
@@ -138,7 +139,7 @@ def audit_names(texts: Sequence[str], entities: Iterable[KnownEntity]) -> Names:
     bible = Names.of(
         ((e.name, e.aliases) for e in entities), (e.name for e in entities if e.kind != "character")
     )
-    names = role_names(bible.over(names_from_texts(texts)))
+    names = role_names(joined_names(bible.over(names_from_texts(texts))))
     return Names(names.spellings, names.not_people | place_names(texts, names))
 
 

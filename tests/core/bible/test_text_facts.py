@@ -16,6 +16,7 @@ from services.core.bible.text_facts import (
     Names,
     TextFact,
     extract_facts,
+    joined_names,
     names_from_texts,
     parse_number,
     place_names,
@@ -187,3 +188,38 @@ def test_a_name_wrapped_over_two_lines_is_found() -> None:
     names = Names.of([("Pedro de Albuquerque Santiago", ["Pedro"])])
     found = facts_of("Quando lhe morreu o marido, Pedro de\nAlbuquerque Santiago, chorou.", names)
     assert [(f.entity, f.value) for f in found] == [("Pedro de Albuquerque Santiago", "dead")]
+
+
+def test_a_shorter_name_joins_the_one_longer_name_it_begins_or_ends() -> None:
+    names = joined_names(
+        Names.of(
+            [("Sir William", []), ("Sir William Lucas", []), ("Jane", []), ("Jane Bennet", [])]
+        )
+    )
+    assert names.spellings["Sir William"] == "Sir William Lucas"
+    assert names.spellings["Jane"] == "Jane Bennet"
+    shared = joined_names(Names.of([("Bennet", []), ("Jane Bennet", []), ("Mr. Bennet", [])]))
+    assert shared.spellings["Bennet"] == "Bennet"  # whose? several longer names end with it
+    # A place never becomes a person's name, nor a person a place.
+    mixed = joined_names(
+        Names.of([("São Bento", []), ("São Bento Lopes", [])], not_people=["São Bento"])
+    )
+    assert mixed.spellings["São Bento"] == "São Bento"
+    # Possessives in the text are the name ("Sir William's house").
+    assert (
+        "Sir William"
+        in names_from_texts(["They met Sir William's wife and Sir William."]).spellings
+    )
+
+
+def test_in_trade_and_not_expected_back() -> None:
+    names = Names.of([("Sir William Lucas", ["Sir William"]), ("Mr. Hurst", [])])
+    trade = facts_of("Sir William Lucas had been formerly in trade in Meryton.", names)
+    assert [(f.attribute, f.value) for f in trade] == [(OCCUPATION, "trade")]
+    assert not facts_of("Sir William had never been in trade.", names)
+    gone = facts_of(
+        "Mr. Hurst had set off for the Continent, and was not expected at Netherfield again "
+        "before the summer.",
+        names,
+    )
+    assert [(f.entity, f.attribute, f.value) for f in gone] == [("Mr. Hurst", CONDITION, "gone")]
