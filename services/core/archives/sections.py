@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -376,6 +377,14 @@ class _Quoted(Protocol):
     end: int
 
 
+def _check_chapters_known(
+    what: str, chapter_ids: Iterable[str], chapters: Mapping[str, Any]
+) -> None:
+    """Per-chapter state (an extraction, an audit digest) only for chapters the archive holds."""
+    if any(chapter_id not in chapters for chapter_id in chapter_ids):
+        raise ArchiveRejected(f"{what} of a chapter the archive lacks")
+
+
 def _check_quote(
     where: str, chapters: dict[str, ChapterData], chapter_id: str, revision: int, quoted: _Quoted
 ) -> None:
@@ -497,11 +506,11 @@ class BibleSection:
             if fact.entity_id not in entity_ids:
                 raise ArchiveRejected(f"{where} belongs to no entity of the archive")
             _check_quote(where, chapters, fact.chapter_id, fact.revision, fact)
-        for extraction in record.extractions:
-            if extraction.chapter_id not in chapters:
-                raise ArchiveRejected(
-                    f"{BIBLE_MEMBER}: extraction state of a chapter the archive lacks"
-                )
+        _check_chapters_known(
+            f"{BIBLE_MEMBER}: extraction state",
+            (e.chapter_id for e in record.extractions),
+            chapters,
+        )
         data.extra["bible"] = record
         return {BIBLE_MEMBER}
 
@@ -651,11 +660,9 @@ class ContinuitySection:
             seen |= {finding.id, finding.signature}
             for cite in finding.citations:
                 _check_quote(where, chapters, cite.chapter_id, cite.revision, cite)
-        for digest in record.digests:
-            if digest.chapter_id not in chapters:
-                raise ArchiveRejected(
-                    f"{CONTINUITY_MEMBER}: audit state of a chapter the archive lacks"
-                )
+        _check_chapters_known(
+            f"{CONTINUITY_MEMBER}: audit state", (d.chapter_id for d in record.digests), chapters
+        )
         data.extra["continuity"] = record
         return {CONTINUITY_MEMBER}
 

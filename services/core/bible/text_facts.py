@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from services.core.bible.candidates import LOCATIVE
 
@@ -533,6 +534,16 @@ class Names:
                     spellings.setdefault(spelling.strip(), name)
         return cls(spellings, frozenset(not_people))
 
+    @cached_property
+    def pattern(self) -> tuple[re.Pattern[str], dict[str, str]]:
+        """One regex for every spelling (longest first; a name may be wrapped over two lines,
+        "Pedro de\nAlbuquerque Santiago") and the canonical name of each spelling with its
+        spaces normalised: built once per Names, not per chapter."""
+        canonical = {" ".join(k.split()): v for k, v in self.spellings.items()}
+        ordered = sorted(canonical, key=len, reverse=True)
+        alternatives = "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in ordered)
+        return re.compile(rf"\b(?:{alternatives})\b"), canonical
+
     def over(self, fallback: Names) -> Names:
         """These names, and the fallback's for the spellings these do not hold."""
         return Names(
@@ -665,12 +676,7 @@ def name_spans(text: str, names: Names) -> list[tuple[int, int, str]]:
     """Where names occur: (start, end, canonical name), left to right, longest spelling wins."""
     spans: list[tuple[int, int, str]] = []
     if names.spellings:
-        canonical = {" ".join(k.split()): v for k, v in names.spellings.items()}
-        ordered = sorted(canonical, key=len, reverse=True)
-        # A name may be wrapped over two lines ("Pedro de\nAlbuquerque Santiago").
-        pattern = re.compile(
-            r"\b(?:" + "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in ordered) + r")\b"
-        )
+        pattern, canonical = names.pattern
         taken: list[tuple[int, int]] = []
         for match in pattern.finditer(text):
             if any(a < match.end() and match.start() < b for a, b in taken):
@@ -711,7 +717,7 @@ _NAME_KIN = re.compile(rf"(?:['’]s)?\s+{_KIN_NOUNS}\b", re.I)
 _KIN_OF_NAME = re.compile(rf"\b{_KIN_NOUNS}\s+d[aoe]s?\s+$", re.I)
 
 
-def _subject(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+def subject_before(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
     """The nearest name before `position` in its paragraph that opens a clause ("Jonah took
     the Kittiwake out ... beyond the Skerries. His cousin" → Jonah): what "his"/"her" most
     often points back to."""
@@ -818,7 +824,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             owner = (
                 spelled.get(groups["x"])
                 if groups.get("x")
-                else _subject(people, text, match.start())
+                else subject_before(people, text, match.start())
             )
             if other is None or owner is None or owner == other:
                 continue

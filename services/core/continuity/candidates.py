@@ -30,6 +30,7 @@ from services.core.bible.text_facts import (
     fold,
     name_spans,
     sentence_bounds,
+    subject_before,
 )
 
 
@@ -726,29 +727,28 @@ _SHE = re.compile(r"^(?:she|her|ela)\b", re.I)
 _FEMALE_TITLE = re.compile(
     r"^(?:miss|mrs\.?|lady|dona|d\.|sra\.?|srta\.?|tia|prima|madame)\s", re.I
 )
+_MALE_TITLE = re.compile(
+    r"^(?:mr\.?|sir|lord|captain|colonel|reverend|dr\.?|padre|seu|dom|tio|primo|sr\.?)\s", re.I
+)
 
 
 def _trait_owner(
     chapter: ChapterDoc, spans: Sequence[tuple[int, int, str]], s_start: int, position: int
 ) -> str | None:
     """Whom the sentence describes: the first name in it before the trait; with none, the name
-    that opened the last clause naming someone in the paragraph before (a "He was the
-    proudest ..." after "Mr. Darcy danced only once ...")."""
+    that opened the last clause naming someone before it in the paragraph, skipping a lady for
+    "he" and a gentleman for "she" (a "He was the proudest ..." after "Mr. Darcy danced only
+    once with Mrs. Hurst ...")."""
     text = chapter.text
     inside = [s for s in spans if s_start <= s[0] < position]
     if inside:
         return inside[0][2]
-    pronoun = text[s_start:position].split()
-    first = pronoun[0] if pronoun else ""
-    p_start = text.rfind("\n\n", 0, s_start) + 1
-    for start, _end, name in reversed([s for s in spans if p_start <= s[0] < s_start]):
-        female = bool(_FEMALE_TITLE.match(text[start : start + 12]))
-        if (_HE.match(first) and female) or (_SHE.match(first) and not female and " " in name):
-            continue
-        before = text[p_start:start].rstrip(" ")
-        if not before or before[-1] in '.;:!?"“\n':
-            return name
-    return None
+    words = text[s_start:position].split()
+    first = words[0] if words else ""
+    title = _FEMALE_TITLE if _HE.match(first) else _MALE_TITLE if _SHE.match(first) else None
+    if title is not None:
+        spans = [s for s in spans if not title.match(text[s[0] : s[0] + 12])]
+    return subject_before(spans, text, s_start)
 
 
 def _trait_mentions(
