@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import cast
 
@@ -77,6 +78,7 @@ def queue_depths(app: Celery, queues: Iterable[str]) -> dict[str, int]:
 # tasks retried with a countdown sit there while they wait).
 _PRIORITY_STEPS = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 _UNACKED = "unacked"
+_UNACKED_INDEX = "unacked_index"  # delivery tag -> when a worker took the message
 
 
 def redis_queue_depths(client: redis.Redis, queues: Iterable[str]) -> dict[str, int]:
@@ -91,8 +93,18 @@ def redis_queue_depths(client: redis.Redis, queues: Iterable[str]) -> dict[str, 
     return {queue: sum(int(next(lengths)) for _ in _PRIORITY_STEPS) for queue in names}
 
 
-def jobs_in_broker(client: redis.Redis, queues: Iterable[str], job_ids: set[str]) -> set[str]:
+def jobs_in_broker(
+    client: redis.Redis,
+    queues: Iterable[str],
+    job_ids: set[str],
+    taken_within_s: float | None = None,
+) -> set[str]:
     """The ids among `job_ids` whose message Redis still holds, queued or taken by a worker.
+
+    With `taken_within_s`, a message a worker took longer ago than that does not count: asked
+    about jobs the catalog still has queued, such a message belongs to a worker that died before
+    it started the job (late acks and a prefetch of one: a live worker takes a message to run
+    it), and Redis would give it back only after the whole visibility timeout.
 
     The job id is in every message's headers (`argsrepr`) as plain text, so a substring test on
     the raw message finds it without decoding the body.
@@ -100,15 +112,25 @@ def jobs_in_broker(client: redis.Redis, queues: Iterable[str], job_ids: set[str]
     needles = {job_id: job_id.encode() for job_id in job_ids}
     found: set[str] = set()
 
-    def scan(raw: bytes) -> None:
+    def scan(raw: bytes | None) -> None:
         for job_id, needle in needles.items():
-            if job_id not in found and needle in raw:
+            if raw is not None and job_id not in found and needle in raw:
                 found.add(job_id)
 
     for queue in queues:
         for step in _PRIORITY_STEPS:
             for raw in cast(list[bytes], client.lrange(f"{queue}{step}", 0, -1)):
                 scan(raw)
-    for raw in cast(list[bytes], client.hvals(_UNACKED)):
-        scan(raw)
+    taken: list[bytes | None]
+    if taken_within_s is None:
+        taken = cast(list[bytes | None], client.hvals(_UNACKED))
+    else:
+        tags = [t.decode() for t in cast(list[bytes], client.hkeys(_UNACKED))]
+        when = cast(list[float | None], client.zmscore(_UNACKED_INDEX, tags)) if tags else []
+        cutoff = time.time() - taken_within_s
+        # A tag without a time is one being written right now: fresh.
+        fresh = [tag for tag, at in zip(tags, when, strict=True) if at is None or at >= cutoff]
+        taken = cast(list[bytes | None], client.hmget(_UNACKED, fresh)) if fresh else []
+    for message in taken:
+        scan(message)
     return found

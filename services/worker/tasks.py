@@ -118,7 +118,9 @@ def _recovery_loop() -> None:
             resent = recover_lost_queued_jobs(
                 deps().sessions,
                 dispatcher,
-                lambda ids: jobs_in_broker(broker, queues, ids),
+                lambda ids: jobs_in_broker(
+                    broker, queues, ids, taken_within_s=settings.job_queued_resend_after_s
+                ),
                 settings.job_queued_resend_after_s,
             )
             if resent:

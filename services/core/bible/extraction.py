@@ -20,8 +20,11 @@ from services.core.bible.text_facts import (
     CONDITION,
     EYES,
     HAIR,
+    INCOME,
     LAME,
+    NEVER_OWNED,
     OCCUPATION,
+    OWNS,
     RELATION,
     Names,
     extract_facts,
@@ -276,6 +279,9 @@ _PATTERN_ATTRIBUTES = {
     BIRTH: "age",
     OCCUPATION: "occupation",
     CONDITION: "condition",
+    OWNS: "possession",
+    NEVER_OWNED: "possession",
+    INCOME: "possession",
 }
 
 

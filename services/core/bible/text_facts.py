@@ -27,6 +27,9 @@ CONDITION = "condition"  # value "dead" or "gone"
 LAME = "lame leg"  # value left | right
 RELATION = "relationship to "  # + the other's canonical name; value the kin word folded
 DATE = "date"  # value ISO "YYYY-MM-DD" (day 00 / month 00 when unknown)
+OWNS = "owns"  # value the kind of thing: "horse", "dog" …
+INCOME = "income a year"  # value the amount, a number
+NEVER_OWNED = "never owned"  # value the kind of thing the person says they never had
 
 
 @dataclass(frozen=True)
@@ -285,9 +288,20 @@ _AGE_PATTERNS = [
 ]
 # "was twenty" is an age only when the sentence says nothing about what was counted.
 _NOT_AGE_AFTER = re.compile(
-    r"^\s*(?:[\w-]+\s+)?(?:minutes|hours|days|weeks|months|miles|feet|steps|pounds|shillings|"
-    r"men|women|people|times|years\s+(?:ago|before|later)|o'clock|percent)\b",
+    r"^\s*(?:of\b|(?:[\w-]+\s+)?(?:minutes?|hours?|days?|weeks?|months?|miles?|feet|foot|"
+    r"steps?|pounds?|shillings?|guineas?|men|women|people|times|years\s+(?:ago|before|later)|"
+    r"o'clock|percent|léguas?|leguas?|metros?|horas?|dias?|vezes|contos?|mil)\b)",
     re.I,
+)
+# A sentence about the narrator or someone's kin, naming no one before the age ("Quando me vi
+# no alto (tinha nove annos)", "Minha mãe, que … contava trinta e cinco annos"): not about the
+# person named in the paragraph before.
+_NOT_THE_NAMED = re.compile(
+    r"(?i:^\W*(?:(?:e|and|mas|but|então|then)\s+)?(?:(?:my|his|her|their|our|minha|meu|sua|seu|"
+    r"nossa|nosso|a|o|the)\s+)?(?:mother|father|wife|husband|brother|sister|son|daughter|uncle|"
+    r"aunt|grandmother|grandfather|m[aã]e|pai|esposa|marido|irm[aã]o?|filh[oa]|ti[oa]|av[oó]|"
+    r"eldest|youngest|mais\s+velh[oa]|mais\s+mo[cç][oa]|ca[cç]ula)\b)|"
+    r"\b(?:I|[Mm]e|[Mm]y|[Ee]u|[Mm]eu|[Mm]inha)\b",
 )
 
 _OCCUPATIONS = (
@@ -761,6 +775,13 @@ def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> s
     after = _who(spans, text, position, s_end)
     if after:
         return after[0][2]
+    return carried_over(spans, text, position)
+
+
+def carried_over(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+    """For a paragraph that names nobody: the last person the narrated paragraph before it
+    names, whom it goes on about ("Tio Cosme … sorria." / "Era gordo e pesado")."""
+    p_start, _ = _paragraph_bounds(text, position)
     # Speech on either side: who speaks, or of whom, is not the paragraph's subject.
     if p_start < 2 or text[p_start : p_start + 1] in _SPEECH_OPENERS:
         return None
@@ -772,6 +793,118 @@ def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> s
 
 
 _SPEECH_OPENERS = ('"', "“", "—", "–", "-", "«", "'", "‘")
+
+# What a thing is, and what more general words also name it: a mare is a horse and an animal,
+# so "I never owned a horse" or "nunca tive um bicho" denies having her.
+_THINGS: dict[str, tuple[str, ...]] = {
+    "horse": (
+        "horse|horses|mare|stallion|pony|gelding|colt|filly|cob|nag|"
+        "cavalo|cavalos|égua|egua|potro|potra|pônei|ponei|cavalinho",
+    ),
+    "dog": ("dog|dogs|hound|puppy|terrier|spaniel|cachorro|cachorra|cão|cao|cadela|vira-lata",),
+    "cat": ("cat|cats|kitten|gato|gata|gatinho|gatinha",),
+    "bird": ("parrot|canary|papagaio|canário|canario|passarinho|periquito",),
+    "car": ("car|motor-car|automobile|carro|automóvel|automovel",),
+}
+_MORE_GENERAL = {
+    "animal": ("horse", "dog", "cat", "bird"),
+    "horse": ("horse",),
+    "dog": ("dog",),
+    "cat": ("cat",),
+    "bird": ("bird",),
+    "car": ("car",),
+}
+_GENERAL_WORDS = (
+    r"(?P<general>animal|animals|pet|pets|beast|creature|bicho|bichos|animal\s+de\s+estima[cç][aã]o|"
+    + "|".join(w for words in _THINGS.values() for w in words)
+    + ")"
+)
+_THING_WORDS = "|".join(w for words in _THINGS.values() for w in words)
+_OWNING = [
+    # "He kept a grey mare called Bess", "tinha um cavalo baio"
+    re.compile(
+        r"\b(?:kept|keeps|had|has|owned|owns|bought|tinha|tem|possu[ií]a|criava|comprou)\s+"
+        rf"(?:a|an|his|her|their|um|uma|o|a|seu|sua)\s+(?:[\w-]+\s+){{0,2}}?(?P<thing>{_THING_WORDS})\b",
+        re.I,
+    ),
+    # "Pipoca, o cachorro dela"; "o cavalo dele"
+    re.compile(rf"\b[oa]\s+(?P<thing>{_THING_WORDS})\s+(?:dela|dele)\b", re.I),
+]
+_NEVER_OWNING = re.compile(
+    r"\b(?:never|not\s+ever|nunca|jamais)\s+(?:\w+\s+)?"
+    r"(?:owned|had|kept|possessed|tive|teve|tivemos|possu[ií]|criei|criou)\s+"
+    rf"(?:a|an|any|one|um|uma|nenhum|nenhuma)\s+(?:[\w-]+\s+)?{_GENERAL_WORDS}\b",
+    re.I,
+)
+
+
+_NOT_OWNING_BEFORE = re.compile(r"\b(?:never|not|n't|no|nunca|jamais|n[aã]o)\s+(?:\w+\s+)?$", re.I)
+
+
+# "an estate of two thousand a year", "dez contos por ano"
+_INCOME = re.compile(
+    rf"\b(?P<n>{_NUM_WORD})\s+(?P<scale>thousand|hundred|mil|contos?)\s+"
+    r"(?:pounds\s+|libras\s+|(?:de\s+)?r[eé]is\s+)?(?:a|per|por|ao)\s+(?:year|annum|ano)\b",
+    re.I,
+)
+_SCALE = {"thousand": 1000, "hundred": 100, "mil": 1000, "conto": 1_000_000, "contos": 1_000_000}
+
+
+def in_speech(text: str, position: int, since: str = "\n") -> bool:
+    """Inside a character's speech: from the last `since` (a line, or "\n\n" for the
+    paragraph) the text opens with a dash or leaves a quote open."""
+    found = text.rfind(since, 0, position)
+    before = text[found + len(since) if found >= 0 else 0 : position]
+    return (
+        before.lstrip().startswith(("—", "-", "–"))
+        or before.count('"') % 2 == 1
+        or (before.count("“") > before.count("”"))
+    )
+
+
+def thing_kind(word: str) -> str | None:
+    """The kind of thing a word names ("mare" → "horse"), or for a general word ("bicho",
+    "pet") "animal"."""
+    folded = fold(word)
+    for kind, (words,) in _THINGS.items():
+        if folded in {fold(w) for w in words.split("|")}:
+            return kind
+    return "animal" if re.fullmatch(_GENERAL_WORDS, folded, re.I) else None
+
+
+def denies(general: str, kind: str) -> bool:
+    """Whether never having a `general` ("animal") denies having a thing of `kind` ("horse")."""
+    return kind in _MORE_GENERAL.get(general, ())
+
+
+_FIRST_PERSON_ONLY = re.compile(r"\b(?:I|[Ee]u)\b")
+
+
+def speaker(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+    """Who speaks the words at `position`: the name the paragraph names outside the quotes
+    ("I never …," the captain added), or, for a line of speech that names no one, the last
+    person the narrated paragraph before it names (pt dialogue: "— Mãe, posso ter um?")."""
+    p_start, p_end = _paragraph_bounds(text, position)
+    paragraph = text[p_start:p_end]
+    outside = re.sub(r"\"[^\"]*\"|“[^”]*”|«[^»]*»", lambda m: " " * len(m.group(0)), paragraph)
+    if paragraph[:1] in ("—", "–", "-"):
+        # "— Quem fia, perde — repetia Firmino.": the narration is what follows a second dash.
+        cut = re.search(r"\s[—–]\s", paragraph[1:])
+        outside = (
+            " " * len(paragraph)
+            if cut is None
+            else " " * (cut.end() + 1) + paragraph[cut.end() + 1 :]
+        )
+    named = [s for s in spans if p_start <= s[0] < p_end and outside[s[0] - p_start] != " "]
+    if named:
+        return named[0][2]
+    if p_start < 2:
+        return None
+    previous_start, _ = _paragraph_bounds(text, p_start - 2)
+    if text[previous_start : previous_start + 1] in _SPEECH_OPENERS:
+        return None
+    previous = _who(spans, text, previous_start, p_start - 2)
+    return previous[-1][2] if previous else None
 
 
 def _quote(text: str, start: int, end: int) -> tuple[str, int, int]:
@@ -842,6 +975,11 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             if _NOT_AGE_AFTER.match(text[match.end() :]):
                 continue
             number = parse_number(match.group("n"))
+            s_start, _ = sentence_bounds(text, match.start(), match.end())
+            if not any(s_start <= s[0] < match.start() for s in people) and _NOT_THE_NAMED.search(
+                text[s_start : match.start()]
+            ):
+                continue
             owner = _owner(people, text, match.start())
             if number is not None and 0 < number < 120 and owner is not None:
                 add(owner, AGE, str(number), *match.span())
@@ -867,6 +1005,36 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
                 text[max(0, match.start() - 40) : match.start()]
             ):
                 add(owner, CONDITION, value, *match.span())
+    for pattern in _OWNING:
+        for match in pattern.finditer(text):
+            if _NOT_OWNING_BEFORE.search(text[max(0, match.start() - 20) : match.start()]):
+                continue
+            kind = thing_kind(match.group("thing"))
+            # "Lúcia foi com Pipoca, o cachorro dela": the name in apposition is the dog.
+            owners = [s for s in people if not re.fullmatch(r",\s*", text[s[1] : match.start()])]
+            owner = _owner(owners, text, match.start())
+            if kind is not None and owner is not None:
+                add(owner, OWNS, kind, *match.span())
+    for match in _INCOME.finditer(text):
+        # What a character hopes for ("a colonel with five or six thousand a year") is no one's.
+        if in_speech(text, match.start(), "\n\n") or re.search(
+            r"\b(?:or|ou)\s+$", text[max(0, match.start() - 5) : match.start()]
+        ):
+            continue
+        number = parse_number(match.group("n"))
+        owner = _owner(people, text, match.start())
+        if number is not None and owner is not None:
+            amount = number * _SCALE[fold(match.group("scale"))]
+            add(owner, INCOME, str(amount), *match.span())
+    for match in _NEVER_OWNING.finditer(text):
+        general = thing_kind(match.group("general"))
+        s_start, _ = sentence_bounds(text, match.start(), match.end())
+        if _FIRST_PERSON_ONLY.search(text[s_start : match.start()]):
+            owner = speaker(people, text, match.start())
+        else:
+            owner = _owner(people, text, match.start())
+        if general is not None and owner is not None:
+            add(owner, NEVER_OWNED, general, *match.span())
     for match in _BORN.finditer(text):
         owner = _owner(people, text, match.start())
         if owner is not None:

@@ -22,12 +22,18 @@ from services.core.bible.text_facts import (
     DATE,
     EYES,
     HAIR,
+    INCOME,
     LAME,
+    NEVER_OWNED,
     OCCUPATION,
+    OWNS,
     RELATION,
     Names,
     TextFact,
+    carried_over,
+    denies,
     fold,
+    in_speech,
     name_spans,
     sentence_bounds,
     subject_before,
@@ -130,6 +136,27 @@ _SHORT_LATER = re.compile(
     r"na\s+semana\s+seguinte)\b",
     re.I,
 )
+# "that same afternoon", "daquella mesma tarde": the same moment as the chapter before told,
+# so its month must be that one.
+_SAME_TIME = re.compile(
+    r"\b(?:(?:that|the)\s+same\s+(?:day|evening|night|morning|afternoon|week)|"
+    r"(?:d?[ao]quel+[ae]|nesse|nessa|naquel+[ae]|d?esse|d?essa)\s+mesm[ao]\s+"
+    r"(?:tarde|noite|manh[aã]|dia|semana)|mesm[ao]\s+(?:tarde|noite|manh[aã]|dia|semana))\b",
+    re.I,
+)
+# "It was the twentieth of October", "Era Março", "Estávamos em abril": the narrator states
+# the story's date now, at the start of a sentence.
+_NOW_IS = re.compile(
+    r"^(?:It\s+was(?:\s+(?:now|by\s+now|already))?|Era(?:\s+já)?|Estávamos(?:\s+já)?(?:\s+em)?)"
+    r"\s+(?:the\s+|o\s+|a\s+|in\s+|em\s+)?(?:\w+\s+){0,3}$",
+    re.I,
+)
+# Time moving on far enough for the calendar to start again.
+_YEAR_PASSES = re.compile(
+    r"\b(?:a\s+year|years?\s+later|next\s+year|the\s+following\s+year|new\s+year|"
+    r"um\s+ano|anos?\s+depois|ano\s+seguinte|ano\s+novo|pr[oó]ximo\s+ano)\b",
+    re.I,
+)
 _MONTHS = (
     "january|february|march|april|june|july|august|september|october|november|december|"
     "janeiro|fevereiro|março|marco|abril|maio|junho|julho|agosto|setembro|outubro|novembro|"
@@ -211,18 +238,6 @@ def near(text: str, start: int, end: int, pattern: re.Pattern[str]) -> bool:
     return pattern.search(text[left:right]) is not None
 
 
-def _in_dialogue(text: str, position: int, since: str = "\n") -> bool:
-    """Inside a character's speech: from the last `since` (a line, or "\n\n" for the
-    paragraph) the text opens with a dash or leaves a quote open."""
-    found = text.rfind(since, 0, position)
-    before = text[found + len(since) if found >= 0 else 0 : position]
-    return (
-        before.lstrip().startswith(("—", "-", "–"))
-        or before.count('"') % 2 == 1
-        or (before.count("“") > before.count("”"))
-    )
-
-
 def _cite(chapter: ChapterDoc, fact: TextFact) -> Cite:
     return Cite(chapter, fact.quote, fact.start, fact.end)
 
@@ -241,7 +256,7 @@ def _value_conflicts(facts: Sequence[ChapterFact]) -> list[Candidate]:
     groups: dict[tuple[str, str], list[ChapterFact]] = {}
     for item in facts:
         if item.fact.entity and (
-            item.fact.attribute in (EYES, HAIR, OCCUPATION, LAME)
+            item.fact.attribute in (EYES, HAIR, OCCUPATION, LAME, INCOME)
             or item.fact.attribute.startswith(RELATION)
         ):
             groups.setdefault((item.fact.entity, item.fact.attribute), []).append(item)
@@ -464,9 +479,7 @@ def _dates(
         text = chapter.text
         for item in sorted(by_chapter.get(chapter.id, []), key=lambda i: i.fact.start):
             fact = item.fact
-            if _in_dialogue(text, fact.start) or in_sentence(
-                text, fact.start, fact.end, _FLASHBACK
-            ):
+            if in_speech(text, fact.start) or in_sentence(text, fact.start, fact.end, _FLASHBACK):
                 continue
             if _BORN_NEAR.search(fact.quote):
                 continue
@@ -495,7 +508,7 @@ def _dates(
                 latest = (key, item)
         # Months: "two weeks later, in July" after a chapter in October.
         for match in _MONTH_WORD.finditer(text):
-            if match.group(0) == "may" or _in_dialogue(text, match.start()):
+            if match.group(0) == "may" or in_speech(text, match.start()):
                 continue
             month = _MONTH_NUMBER.get(fold(match.group(0)))
             if month is None:
@@ -506,8 +519,7 @@ def _dates(
                 last_month is not None
                 and not any(c.citations[-1].chapter.id == chapter.id for c in out)
                 and last_month[1].chapter.position < chapter.position
-                and _SHORT_LATER.search(sentence)
-                and month < last_month[0]
+                and _backwards(chapter, last_month, month, s_start, match.start())
                 and not _FLASHBACK.search(sentence)
             ):
                 out.append(
@@ -525,6 +537,26 @@ def _dates(
             if not in_sentence(text, match.start(), match.end(), _FLASHBACK):
                 last_month = (month, _cite_span(chapter, match.start(), match.end()))
     return out
+
+
+def _backwards(
+    chapter: ChapterDoc, last: tuple[int, Cite], month: int, s_start: int, position: int
+) -> bool:
+    """Whether a month named in a later chapter takes the story back from the month before:
+    earlier "days later"; another month "that same afternoon"; earlier in a date the narrator
+    states ("It was the twentieth of October") in the very next chapter, no year passing."""
+    sentence = chapter.text[s_start : sentence_bounds(chapter.text, position, position)[1]]
+    if _SAME_TIME.search(sentence):
+        return month != last[0]
+    if month >= last[0]:
+        return False
+    if _SHORT_LATER.search(sentence):
+        return True
+    return (
+        chapter.position == last[1].chapter.position + 1
+        and _NOW_IS.match(chapter.text[s_start:position]) is not None
+        and not _YEAR_PASSES.search(chapter.text[:position])
+    )
 
 
 # "Never" in one chapter against "as always" / "every Sunday" in a later one, about the same
@@ -616,7 +648,7 @@ def _habits(chapters: Sequence[ChapterDoc]) -> list[Candidate]:
             if _NEVER.search(sentence) or _FIRST_TIME.search(sentence):
                 continue
             habit = _HABIT.search(sentence)
-            if habit is None or _in_dialogue(chapter.text, start + habit.start(), "\n\n"):
+            if habit is None or in_speech(chapter.text, start + habit.start(), "\n\n"):
                 continue
             if near(chapter.text, start, end, _CHANGE) or _FLASHBACK.search(sentence):
                 continue
@@ -658,7 +690,7 @@ def _habits(chapters: Sequence[ChapterDoc]) -> list[Candidate]:
                 never is None
                 or _HABIT.search(sentence)
                 or _FIRST_PERSON.search(sentence)
-                or _in_dialogue(chapter.text, start + never.start(), "\n\n")
+                or in_speech(chapter.text, start + never.start(), "\n\n")
             ):
                 continue
             nevers.append((chapter, start, end, stems))
@@ -722,6 +754,12 @@ _CONSTANT = re.compile(
     r"had\s+never\s+been)\b",
     re.I,
 )
+_BODY_CHANGES = re.compile(
+    r"\b(?:grew|grown|growing|lost|put\s+on|gained|wasted|illness|ill|sick|fever|starv\w*|"
+    r"emagrec\w*|engord\w*|perdeu|perdera|ganhou|doen[cç]a|doente|febre|fome|"
+    r"ficou|ficara|ficando|tornou|tornara|becoming|became)\b",
+    re.I,
+)
 _HE = re.compile(r"^(?:he|him|his|ele)\b", re.I)
 _SHE = re.compile(r"^(?:she|her|ela)\b", re.I)
 _FEMALE_TITLE = re.compile(
@@ -748,7 +786,7 @@ def _trait_owner(
     title = _FEMALE_TITLE if _HE.match(first) else _MALE_TITLE if _SHE.match(first) else None
     if title is not None:
         spans = [s for s in spans if not title.match(text[s[0] : s[0] + 12])]
-    return subject_before(spans, text, s_start)
+    return subject_before(spans, text, s_start) or carried_over(spans, text, s_start)
 
 
 def _trait_mentions(
@@ -761,7 +799,7 @@ def _trait_mentions(
     out: list[tuple[str, str, int, int, int, bool]] = []
     for dimension, pole, pattern in _TRAIT_WORDS:
         for match in pattern.finditer(text):
-            if _in_dialogue(text, match.start(), "\n\n"):
+            if in_speech(text, match.start(), "\n\n"):
                 continue
             s_start, s_end = sentence_bounds(text, match.start(), match.end())
             sentence = text[s_start:s_end]
@@ -790,7 +828,9 @@ def _traits(chapters: Sequence[ChapterDoc], names: Names) -> list[Candidate]:
     for chapter in ordered:
         mentions = _trait_mentions(chapter, names)
         for person, dimension, pole, start, end, constant in mentions:
-            if not constant or (person, dimension) in reported:
+            # A body does not turn fat or thin unnoticed: the book says so when it does.
+            body = dimension == "build" and not _BODY_CHANGES.search(chapter.text[start:end])
+            if not (constant or body) or (person, dimension) in reported:
                 continue
             earlier = [
                 m for m in seen.get((person, dimension), []) if m[0].position < chapter.position
@@ -822,6 +862,44 @@ def _traits(chapters: Sequence[ChapterDoc], names: Names) -> list[Candidate]:
     return out
 
 
+def _possessions(facts: Sequence[ChapterFact]) -> list[Candidate]:
+    """Someone who had a thing ("kept a grey mare") says in a later chapter they never had
+    one ("I never owned a horse in my life", "nunca tive um bicho"). They may lie: the judge
+    weighs it."""
+    out: list[Candidate] = []
+    owned: dict[str, list[ChapterFact]] = {}
+    for item in sorted(facts, key=lambda i: (i.chapter.position, i.fact.start)):
+        entity = item.fact.entity
+        if entity is None:
+            continue
+        if item.fact.attribute == OWNS:
+            owned.setdefault(entity, []).append(item)
+        elif item.fact.attribute == NEVER_OWNED:
+            had = next(
+                (
+                    o
+                    for o in owned.get(entity, [])
+                    if o.chapter.position < item.chapter.position
+                    and denies(item.fact.value, o.fact.value)
+                ),
+                None,
+            )
+            if had is not None:
+                out.append(
+                    Candidate(
+                        type="fact",
+                        severity="medium",
+                        entity=entity,
+                        attribute="possession",
+                        values=(had.fact.value, item.fact.value),
+                        citations=[_cite(had.chapter, had.fact), _cite(item.chapter, item.fact)],
+                        confident=False,
+                        reason="possession",
+                    )
+                )
+    return out
+
+
 def find_candidates(
     chapters: Sequence[ChapterDoc], facts: Sequence[ChapterFact], names: Names
 ) -> list[Candidate]:
@@ -834,6 +912,7 @@ def find_candidates(
         + _dates(chapters, facts, timeline)
         + _habits(chapters)
         + _traits(chapters, names)
+        + _possessions(facts)
     )
     found.sort(key=lambda c: (max(x.chapter.position for x in c.citations), c.citations[0].start))
     return found

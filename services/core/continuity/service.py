@@ -41,7 +41,9 @@ _EXPLAIN = {
         "left": "{entity} leaves for good in chapter {pa} but is back in chapter {pb}.",
         "date": "The dates run backwards: chapter {pb} comes after chapter {pa} but its date is "
         "earlier.",
-        "month": "Chapter {pb} says a short time later, yet its month comes before chapter {pa}'s.",
+        "month": "Chapter {pb} takes the story back to an earlier month than chapter {pa}'s "
+        "(or to another month on the same day), with nothing saying it goes back in time.",
+        "possession": "{entity} has a {a} in chapter {pa}, but in chapter {pb} never had any {b}.",
         "habit": "Chapter {pa} says this never happens, but in chapter {pb} it happens as usual.",
         "trait": "{entity} is one way in chapter {pa} ({attribute}) and the opposite, as if "
         "always so, in chapter {pb}.",
@@ -56,8 +58,10 @@ _EXPLAIN = {
         "left": "{entity} parte para sempre no capítulo {pa} mas está de volta no capítulo {pb}.",
         "date": "As datas andam para trás: o capítulo {pb} vem depois do {pa}, mas sua data é "
         "anterior.",
-        "month": "O capítulo {pb} diz pouco tempo depois, mas seu mês vem antes do mês do "
-        "capítulo {pa}.",
+        "month": "O capítulo {pb} leva a história a um mês anterior ao do capítulo {pa} (ou a "
+        "outro mês no mesmo dia), sem nada dizer que volta no tempo.",
+        "possession": "{entity} tem {a} no capítulo {pa}, mas no capítulo {pb} diz que nunca "
+        "teve {b}.",
         "trait": "{entity} é de um jeito no capítulo {pa} ({attribute}) e o contrário, como se "
         "sempre tivesse sido, no capítulo {pb}.",
         "habit": "O capítulo {pa} diz que isto nunca acontece, mas no capítulo {pb} acontece como "
@@ -80,9 +84,23 @@ _ATTRIBUTES_PT = {
 }
 
 
+# The kinds of thing of a possession, as the Portuguese explanation names them.
+_THINGS_PT = {
+    "horse": "um cavalo",
+    "dog": "um cachorro",
+    "cat": "um gato",
+    "bird": "um pássaro",
+    "car": "um carro",
+    "animal": "um bicho",
+}
+
+
 def explain(candidate: Candidate, language: str) -> str:
     lang = "pt" if language.lower().startswith("pt") else "en"
     attribute = candidate.attribute or ""
+    values = candidate.values
+    if lang == "pt" and candidate.reason == "possession":
+        values = (_THINGS_PT.get(values[0], values[0]), _THINGS_PT.get(values[1], values[1]))
     if lang == "pt":
         attribute = _ATTRIBUTES_PT.get(attribute, attribute)
         if attribute.startswith("relationship to "):
@@ -94,8 +112,8 @@ def explain(candidate: Candidate, language: str) -> str:
         .format(
             entity=candidate.entity or "",
             attribute=attribute,
-            a=candidate.values[0],
-            b=candidate.values[1],
+            a=values[0],
+            b=values[1],
             pa=first.chapter.position,
             pb=last.chapter.position,
         )

@@ -215,3 +215,88 @@ def test_a_saint_of_the_same_name_is_not_the_dead_man_acting() -> None:
     assert not audit(
         "Pedro Santiago morreu em casa.", "Quanto às de S. Pedro, disse-me tudo.", names=names
     )
+
+
+def test_the_month_going_back_on_the_same_day_or_in_the_next_chapter_is_found() -> None:
+    found = audit(
+        "It was a cold afternoon in November.", "That same afternoon, in March, Mara ran."
+    )
+    assert [(c.reason, c.values) for c in found] == [("month", ("11", "3"))]
+    found = audit(
+        "It was by now the middle of November.", "It was the twentieth of October, and cold."
+    )
+    assert [c.reason for c in found] == ["month"]
+    # A year going by, or two chapters apart: a later October, no conflict.
+    assert not audit("It was November.", "A year went by. It was the twentieth of October.")
+    assert not audit("It was November.", "Nothing.", "It was the twentieth of October.")
+    assert not audit("Era novembro.", "Naquela mesma tarde, que era de novembro, Dita saiu.")
+
+
+def test_a_body_told_fat_then_thin_unexplained_is_found() -> None:
+    names = Names.of([("Tio Cosme", ["tio Cosme", "Cosme"])])
+    found = audit(
+        "Tio Cosme sorria.\n\nEra gordo e pesado, tinha a respiração curta.",
+        "Da sala ouvia-se tio Cosme, magro como um caniço, a subir a escada.",
+        names=names,
+    )
+    assert [(c.reason, c.entity, c.attribute) for c in found] == [("trait", "Tio Cosme", "build")]
+    assert not audit(
+        "Tio Cosme era gordo e pesado.",
+        "Depois da febre, tio Cosme ficou magro como um caniço.",
+        names=names,
+    )
+
+
+def test_having_a_horse_then_never_having_owned_one_is_found() -> None:
+    names = role_names(Names.of([("Captain Ambrose Hale", ["Captain Hale"]), ("Elsie", [])]))
+    found = audit(
+        "Captain Hale kept a grey mare called Bess in the paddock.",
+        '"I never owned a horse in my life," the captain added, when Elsie asked him.',
+        names=names,
+    )
+    assert [(c.reason, c.entity, c.values) for c in found] == [
+        ("possession", "Captain Ambrose Hale", ("horse", "horse"))
+    ]
+    # Someone else's horse, or never a dog: no conflict.
+    assert not audit(
+        "Captain Hale kept a grey mare called Bess.",
+        '"I never owned a dog in my life," the captain added.',
+        names=names,
+    )
+
+
+def test_portuguese_a_pet_then_never_an_animal_in_speech_is_found() -> None:
+    names = Names.of([("Lúcia", []), ("Pipoca", []), ("Dita", [])])
+    found = audit(
+        "Lúcia foi com Pipoca, o cachorro dela, ao armazém.",
+        "Na feira, Lúcia parou diante dos filhotes.\n\n— Mãe, posso ter um? Eu nunca tive um "
+        "bicho na vida.",
+        names=names,
+    )
+    assert [(c.reason, c.entity, c.values) for c in found] == [
+        ("possession", "Lúcia", ("dog", "animal"))
+    ]
+
+
+def test_income_stated_twice_with_different_sums_is_found_and_hopes_are_not_income() -> None:
+    names = Names.of([("Mr. Bennet", []), ("Mrs. Bennet", [])])
+    found = audit(
+        "Mr. Bennet's property consisted almost entirely in an estate of two thousand a year.",
+        '"If a smart young colonel, with five or six thousand a year, should want one of my '
+        'girls," said Mrs. Bennet.\n\nMr. Bennet, whose estate brought him ten thousand a year, '
+        "smiled.",
+        names=names,
+    )
+    assert [(c.entity, c.attribute, c.values) for c in found] == [
+        ("Mr. Bennet", "income a year", ("2000", "10000"))
+    ]
+
+
+def test_an_age_told_of_the_narrator_or_of_kin_is_not_the_named_persons() -> None:
+    names = Names.of([("Capitu", []), ("Tio Cosme", ["tio Cosme"])])
+    facts = extract_facts(
+        "Capitu riu.\n\nMinha mãe, que naquele ano contava trinta e cinco anos, chamou-me.\n\n"
+        "Tio Cosme sorria.\n\nQuando me vi no alto (tinha nove anos), gritei.",
+        names,
+    )
+    assert [f for f in facts if f.attribute == "age"] == []
