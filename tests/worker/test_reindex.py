@@ -117,7 +117,13 @@ def test_reindex_survives_kill_9_and_cancel_and_never_indexes_twice(own_stack: S
         # brings to its end, continuing where the killed worker stopped
         again = api.post(f"/books/{book}/reindex")
         assert again.status_code == 200 and again.json()["id"] == first, again.text
-        job = succeeded(api, first, timeout=240)
+        try:
+            job = succeeded(api, first, timeout=240)
+        except AssertionError as stuck:
+            states: dict[str, int] = {}
+            for child in children(api, book):
+                states[child["status"]] = states.get(child["status"], 0) + 1
+            raise AssertionError(f"{stuck}; its chapter jobs: {states}") from None
         assert job["progress"] == 1.0 and job["result"]["total"] == 148
         assert job["result"]["skipped"] + job["result"]["indexed"] == 148
 

@@ -796,16 +796,15 @@ _SPEECH_OPENERS = ('"', "“", "—", "–", "-", "«", "'", "‘")
 
 # What a thing is, and what more general words also name it: a mare is a horse and an animal,
 # so "I never owned a horse" or "nunca tive um bicho" denies having her.
-_THINGS: dict[str, tuple[str, ...]] = {
-    "horse": (
-        "horse|horses|mare|stallion|pony|gelding|colt|filly|cob|nag|"
-        "cavalo|cavalos|égua|egua|potro|potra|pônei|ponei|cavalinho",
-    ),
-    "dog": ("dog|dogs|hound|puppy|terrier|spaniel|cachorro|cachorra|cão|cao|cadela|vira-lata",),
-    "cat": ("cat|cats|kitten|gato|gata|gatinho|gatinha",),
-    "bird": ("parrot|canary|papagaio|canário|canario|passarinho|periquito",),
-    "car": ("car|motor-car|automobile|carro|automóvel|automovel",),
+_THINGS: dict[str, str] = {
+    "horse": "horse|horses|mare|stallion|pony|gelding|colt|filly|cob|nag|"
+    "cavalo|cavalos|égua|egua|potro|potra|pônei|ponei|cavalinho",
+    "dog": "dog|dogs|hound|puppy|terrier|spaniel|cachorro|cachorra|cão|cao|cadela|vira-lata",
+    "cat": "cat|cats|kitten|gato|gata|gatinho|gatinha",
+    "bird": "parrot|canary|papagaio|canário|canario|passarinho|periquito",
+    "car": "car|motor-car|automobile|carro|automóvel|automovel",
 }
+_KIND_OF_WORD = {fold(w): kind for kind, words in _THINGS.items() for w in words.split("|")}
 _MORE_GENERAL = {
     "animal": ("horse", "dog", "cat", "bird"),
     "horse": ("horse",),
@@ -816,10 +815,10 @@ _MORE_GENERAL = {
 }
 _GENERAL_WORDS = (
     r"(?P<general>animal|animals|pet|pets|beast|creature|bicho|bichos|animal\s+de\s+estima[cç][aã]o|"
-    + "|".join(w for words in _THINGS.values() for w in words)
+    + "|".join(_THINGS.values())
     + ")"
 )
-_THING_WORDS = "|".join(w for words in _THINGS.values() for w in words)
+_THING_WORDS = "|".join(_THINGS.values())
 _OWNING = [
     # "He kept a grey mare called Bess", "tinha um cavalo baio"
     re.compile(
@@ -866,9 +865,8 @@ def thing_kind(word: str) -> str | None:
     """The kind of thing a word names ("mare" → "horse"), or for a general word ("bicho",
     "pet") "animal"."""
     folded = fold(word)
-    for kind, (words,) in _THINGS.items():
-        if folded in {fold(w) for w in words.split("|")}:
-            return kind
+    if folded in _KIND_OF_WORD:
+        return _KIND_OF_WORD[folded]
     return "animal" if re.fullmatch(_GENERAL_WORDS, folded, re.I) else None
 
 
