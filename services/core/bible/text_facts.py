@@ -783,7 +783,17 @@ def carried_over(spans: Sequence[tuple[int, int, str]], text: str, position: int
     names, whom it goes on about ("Tio Cosme … sorria." / "Era gordo e pesado")."""
     p_start, _ = _paragraph_bounds(text, position)
     # Speech on either side: who speaks, or of whom, is not the paragraph's subject.
-    if p_start < 2 or text[p_start : p_start + 1] in _SPEECH_OPENERS:
+    if text[p_start : p_start + 1] in _SPEECH_OPENERS:
+        return None
+    return _last_narrated_before(spans, text, p_start)
+
+
+def _last_narrated_before(
+    spans: Sequence[tuple[int, int, str]], text: str, p_start: int
+) -> str | None:
+    """The last person named in the paragraph before the one starting at `p_start`, when
+    that paragraph is narration."""
+    if p_start < 2:
         return None
     previous_start, _ = _paragraph_bounds(text, p_start - 2)
     if text[previous_start : previous_start + 1] in _SPEECH_OPENERS:
@@ -896,13 +906,7 @@ def speaker(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> 
     named = [s for s in spans if p_start <= s[0] < p_end and outside[s[0] - p_start] != " "]
     if named:
         return named[0][2]
-    if p_start < 2:
-        return None
-    previous_start, _ = _paragraph_bounds(text, p_start - 2)
-    if text[previous_start : previous_start + 1] in _SPEECH_OPENERS:
-        return None
-    previous = _who(spans, text, previous_start, p_start - 2)
-    return previous[-1][2] if previous else None
+    return _last_narrated_before(spans, text, p_start)
 
 
 def _quote(text: str, start: int, end: int) -> tuple[str, int, int]:
