@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.core.bible.aliases import KnownEntity, NameGroup, merge_names
 from services.core.bible.candidates import Candidate, find_candidates, fold, name_key
+from services.core.bible.cue_facts import cue_facts
 from services.core.bible.text_facts import (
     AGE,
     BIRTH,
@@ -36,7 +37,7 @@ from services.core.llm.structured import StructuredOutputError, complete_json
 log = logging.getLogger(__name__)
 
 # Changing the rules, prompts or schema changes this: chapters extracted before are redone.
-EXTRACTOR_VERSION = "bible-2"
+EXTRACTOR_VERSION = "bible-3"
 ENTITY_KINDS = ("character", "place", "object", "group")
 EntityKind = Literal["character", "place", "object", "group"]
 ATTRIBUTES = (
@@ -285,12 +286,9 @@ _PATTERN_ATTRIBUTES = {
 }
 
 
-def pattern_facts(
-    text: str, groups: Sequence[NameGroup], not_people: Iterable[str] = ()
-) -> list[ExtractedFact]:
+def pattern_facts(text: str, names: Names) -> list[ExtractedFact]:
     """The facts the pt/en patterns state about the chapter's people: the value is the
     text's own words ("olhos verdes", "was a doctor"), the quote its sentence."""
-    names = Names.of(((g.name, g.surfaces) for g in groups), not_people)
     found: list[ExtractedFact] = []
     for fact in extract_facts(text, names):
         if fact.entity is None:
@@ -403,11 +401,22 @@ def extract_chapter(
         if group.known is not None:
             result.known_ids[name] = group.known.id
     # The patterns speak of people (eyes, ages, kin): a place or a group takes none.
-    patterned = [
-        f
-        for f in pattern_facts(text, groups, [n for n, k in kind_of.items() if k != "character"])
-        if kind_of.get(f.entity_name) == "character"
-    ]
+    names = Names.of(
+        ((g.name, g.surfaces) for g in groups), [n for n, k in kind_of.items() if k != "character"]
+    )
+    patterned = [f for f in pattern_facts(text, names) if kind_of.get(f.entity_name) == "character"]
+    # The cues' facts of free prose, where no typed pattern read the same person's same
+    # attribute in that sentence.
+    read = [(f.entity_name, f.attribute, f.start, f.end) for f in patterned]
+    for cue in cue_facts(text, names):
+        if kind_of.get(cue.entity) != "character" or any(
+            n == cue.entity and a == cue.attribute and s < cue.end and cue.start < e
+            for n, a, s, e in read
+        ):
+            continue
+        patterned.append(
+            ExtractedFact(cue.entity, cue.attribute, cue.value, cue.quote, cue.start, cue.end, None)
+        )
     seen = {(f.entity_name, f.attribute, f.value.casefold(), f.start) for f in patterned}
     result.facts.extend(patterned)
     # A model's fact about a sentence the patterns already read adds nothing but noise.

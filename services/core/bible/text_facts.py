@@ -745,7 +745,7 @@ def subject_before(spans: Sequence[tuple[int, int, str]], text: str, position: i
     return None
 
 
-def _who(
+def who_in(
     spans: Sequence[tuple[int, int, str]], text: str, start: int, end: int
 ) -> list[tuple[int, int, str]]:
     """The names in text[start:end] that may be whom a fact is about. A name after a
@@ -762,17 +762,17 @@ def _who(
     ]
 
 
-def _owner(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
+def owner_of(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> str | None:
     """The nearest name before `position` in its paragraph; with none, the first after it in
     the same sentence; with none either, the last of the paragraph before, when that one is
     narration: a paragraph that names nobody goes on about whom the one before named ("o padre
     Anselmo foi embora." / "Era português … Disse que não voltaria nunca mais")."""
     p_start, _ = _paragraph_bounds(text, position)
-    before = _who(spans, text, p_start, position)
+    before = who_in(spans, text, p_start, position)
     if before:
         return before[-1][2]
     _, s_end = sentence_bounds(text, position, position)
-    after = _who(spans, text, position, s_end)
+    after = who_in(spans, text, position, s_end)
     if after:
         return after[0][2]
     return carried_over(spans, text, position)
@@ -798,7 +798,7 @@ def _last_narrated_before(
     previous_start, _ = _paragraph_bounds(text, p_start - 2)
     if text[previous_start : previous_start + 1] in _SPEECH_OPENERS:
         return None
-    previous = _who(spans, text, previous_start, p_start - 2)
+    previous = who_in(spans, text, previous_start, p_start - 2)
     return previous[-1][2] if previous else None
 
 
@@ -909,7 +909,7 @@ def speaker(spans: Sequence[tuple[int, int, str]], text: str, position: int) -> 
     return _last_narrated_before(spans, text, p_start)
 
 
-def _quote(text: str, start: int, end: int) -> tuple[str, int, int]:
+def quote_around(text: str, start: int, end: int) -> tuple[str, int, int]:
     """The clause around a match, verbatim (the sentence, trimmed to 160 characters)."""
     s_start, s_end = sentence_bounds(text, start, end)
     while s_end > s_start and text[s_end - 1].isspace():
@@ -941,14 +941,14 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
         if any(a == attribute and s < end and start < e for a, s, e in seen):
             return
         seen.add((attribute, start, end))
-        quote, q_start, q_end = _quote(text, start, end)
+        quote, q_start, q_end = quote_around(text, start, end)
         facts.append(TextFact(entity, attribute, value, quote, q_start, q_end, start, end))
 
     for attribute, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             if _OF_KIN_AFTER.match(text[match.end() : match.end() + 40]):
                 continue
-            owner = _owner(people, text, match.start())
+            owner = owner_of(people, text, match.start())
             if owner is not None:
                 add(owner, attribute, _COLOURS[fold(match.group("colour"))], *match.span())
     spelled = dict(names.spellings) or {n: n for _, _, n in spans}
@@ -968,7 +968,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
         s_start, s_end = sentence_bounds(text, match.start(), match.end())
         if not _LAME.search(text[s_start:s_end]):
             continue
-        owner = _owner(people, text, match.start())
+        owner = owner_of(people, text, match.start())
         side = match.group("side") or match.group("side2")
         if owner is not None:
             add(owner, LAME, _SIDES[fold(side)], *match.span())
@@ -982,12 +982,12 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
                 text[s_start : match.start()]
             ):
                 continue
-            owner = _owner(people, text, match.start())
+            owner = owner_of(people, text, match.start())
             if number is not None and 0 < number < 120 and owner is not None:
                 add(owner, AGE, str(number), *match.span())
     for pattern in _OCCUPATION_PATTERNS:
         for match in pattern.finditer(text):
-            owner = _owner(people, text, match.start())
+            owner = owner_of(people, text, match.start())
             if owner is not None:
                 add(owner, OCCUPATION, fold(match.group("job")), *match.span())
     # "Bingley's regard had died away": a possessive name is not who dies or leaves.
@@ -1002,7 +1002,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             if named:
                 add(named, CONDITION, value, *match.span())
                 continue
-            owner = _owner(subjects, text, match.start())
+            owner = owner_of(subjects, text, match.start())
             if owner is not None and not _KIN_BEFORE.search(
                 text[max(0, match.start() - 40) : match.start()]
             ):
@@ -1014,7 +1014,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
             kind = thing_kind(match.group("thing"))
             # "Lúcia foi com Pipoca, o cachorro dela": the name in apposition is the dog.
             owners = [s for s in people if not re.fullmatch(r",\s*", text[s[1] : match.start()])]
-            owner = _owner(owners, text, match.start())
+            owner = owner_of(owners, text, match.start())
             if kind is not None and owner is not None:
                 add(owner, OWNS, kind, *match.span())
     for match in _INCOME.finditer(text):
@@ -1024,7 +1024,7 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
         ):
             continue
         number = parse_number(match.group("n"))
-        owner = _owner(people, text, match.start())
+        owner = owner_of(people, text, match.start())
         if number is not None and owner is not None:
             amount = number * _SCALE[fold(match.group("scale"))]
             add(owner, INCOME, str(amount), *match.span())
@@ -1034,11 +1034,11 @@ def extract_facts(text: str, names: Names) -> list[TextFact]:
         if _FIRST_PERSON_ONLY.search(text[s_start : match.start()]):
             owner = speaker(people, text, match.start())
         else:
-            owner = _owner(people, text, match.start())
+            owner = owner_of(people, text, match.start())
         if general is not None and owner is not None:
             add(owner, NEVER_OWNED, general, *match.span())
     for match in _BORN.finditer(text):
-        owner = _owner(people, text, match.start())
+        owner = owner_of(people, text, match.start())
         if owner is not None:
             add(owner, BIRTH, match.group("year"), *match.span())
     date_spans: list[tuple[int, int]] = []
