@@ -272,6 +272,28 @@ def highlighted(text: str, spans: list[list[int]] | list[tuple[int, int]]) -> st
     return " ".join("".join(out).split())
 
 
+def quote_context(text: str, quote: str, start: int | None = None, margin: int = 300) -> str | None:
+    """Markdown of the text around a quote, the quote in bold: where a bible fact or an audit
+    citation sits in its chapter. The quote is looked for at `start` first (its offsets in
+    the revision it came from), then anywhere; None when the text no longer holds it."""
+    quote = quote.strip()
+    if not quote:
+        return None
+    if start is not None and text[start : start + len(quote)] == quote:
+        at = start
+    else:
+        at = text.find(quote)
+        if at < 0:
+            return None
+    end = at + len(quote)
+    # From the start of the quote's paragraph when it is near, else `margin` characters.
+    paragraph = text.rfind("\n\n", 0, at)
+    lo = paragraph + 2 if paragraph >= 0 and at - paragraph <= margin else max(0, at - margin)
+    hi = min(len(text), end + margin)
+    body = highlighted(text[lo:hi], [(at - lo, end - lo)])
+    return ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
+
+
 def receipt_rows(result: dict[str, Any] | None) -> dict[str, Any]:
     """The receipt of a finished job: model, tokens, timings and the passages it read."""
     if not result:

@@ -387,3 +387,87 @@ def test_an_author_imports_a_manuscript_reindexes_and_exports_it(
     assert positions == sorted(positions), exported
     assert "nenhuma carta" in exported and "sem olhar para trás" in exported
     shot(page, "24-manuscript-exported")
+
+
+BIBLE_CHAPTERS = [
+    (
+        "A vizinha",
+        "Capitu morava na Rua de Matacavalos com o pai. Capitu tinha catorze anos.\n\n"
+        "— Vamos ao quintal, disse Capitu.\n\nJosé Dias, o agregado, observava da varanda.",
+    ),
+    (
+        "O retrato",
+        "Bentinho olhou para Capitu.\n\n— Que foi?\n\n— Nada.\n\n"
+        "Não podia tirar os olhos daquella moça, alta, forte e cheia, num vestido de chita.",
+    ),
+]
+
+
+def test_an_author_builds_the_bible_and_opens_a_fact_at_its_quote(
+    stack: Stack, ui_url: str, page: Any
+) -> None:
+    """The Bíblia page in a browser: the build with its bar, the cast with the presence heat
+    map, a character's timeline with quotes, and a quote that opens its chapter in the
+    editor with the quote shown where it stands."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    with stack.client() as api:
+        book = api.post(
+            "/books", json={"title": f"Bíblia {uuid.uuid4().hex[:6]}", "language": "pt-BR"}
+        )
+        assert book.status_code == 201, book.text
+        book_id, title = book.json()["id"], book.json()["title"]
+        for chapter_title, text in BIBLE_CHAPTERS:
+            saved = api.post(
+                "/chapter/save", json={"book_id": book_id, "title": chapter_title, "text": text}
+            )
+            assert saved.status_code == 201, saved.text
+
+    page.goto(ui_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=PT["app_title"])).to_be_visible()
+    settle(page)
+    sidebar.get_by_label(PT["select_book"], exact=True).click()
+    page.get_by_role("option", name=f"{title} (pt-BR)").click()
+    expect(main.get_by_role("heading", name=title)).to_be_visible()
+    sidebar.get_by_text(PT["page_bible"], exact=True).click()
+    expect(main.get_by_role("heading", name=PT["bible_build"])).to_be_visible()
+    settle(page)
+
+    # 1. Built without the LLM (the deterministic pass), its bar followed to the end.
+    main.get_by_text(PT["bible_use_llm"], exact=True).click()
+    settle(page)
+    main.get_by_role("button", name=PT["bible_build_button"]).click()
+    built = main.get_by_text(re.compile(r"capítulos extraídos, .* fatos\.$"))
+    expect(built).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
+    shot(page, "31-bible-built")
+
+    # 2. The cast, with the presence of each character drawn chapter by chapter.
+    expect(main.get_by_role("heading", name=PT["bible_entities"])).to_be_visible()
+    expect(main.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    main.get_by_label(PT["bible_pick"], exact=True).click()
+    page.get_by_role("option", name=f"Capitu ({PT['bible_kind_character']})").click()
+    expect(main.get_by_role("heading", name="Capitu", exact=True)).to_be_visible()
+    settle(page)
+    # Her age from chapter 1 and her looks from chapter 2, each with its quote.
+    expect(main.get_by_text("“Capitu tinha catorze anos.”")).to_be_visible()
+    expect(main.get_by_text(re.compile(r"appearance: .*alta, forte e cheia"))).to_be_visible()
+    shot(page, "32-bible-timeline")
+
+    # 3. The looks' quote opens chapter 2 in the editor, the quote in bold where it stands.
+    looks = main.get_by_text(re.compile(r"^“.*alta, forte e cheia.*”$"))
+    expect(looks).to_be_visible()
+    # The timeline's quotes and "open" buttons come in the same order, one per fact.
+    quotes = [
+        q.inner_text() for q in main.get_by_test_id("stCaption").all() if q.inner_text()[:1] == "“"
+    ]
+    which = next(i for i, q in enumerate(quotes) if "alta, forte e cheia" in q)
+    main.get_by_role("button", name=PT["bible_open"]).nth(which).click()
+    expect(main.get_by_role("heading", name=PT["editor"])).to_be_visible()
+    shown = main.get_by_test_id("stAlert").filter(has_text=PT["editor_quote"])
+    expect(shown).to_be_visible()
+    expect(shown.locator("strong")).to_contain_text("alta, forte e cheia")
+    expect(main.get_by_label(PT["chapter_title"])).to_have_value("O retrato")
+    shot(page, "33-bible-quote-in-editor")

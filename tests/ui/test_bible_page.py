@@ -174,6 +174,8 @@ def test_the_timeline_shows_quotes_and_edits_round_trip(
     assert app.session_state.page == "editor"
     assert app.session_state.chapter_id == chapters[0]
     assert "Capitu tinha catorze anos" in app.session_state.editor_text
+    # … with the quote shown where it stands, in bold.
+    assert any("**Capitu tinha catorze anos**" in i for i in values(app.info)), values(app.info)
 
     # A fact deleted from the timeline is gone from the API too.
     open_book(app, book, page="bible")

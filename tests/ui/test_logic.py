@@ -17,6 +17,7 @@ from services.ui.logic import (
     format_duration,
     progress_fraction,
     queued_jobs,
+    quote_context,
     readiness_rows,
     revision_diff,
     save_mode,
@@ -272,3 +273,17 @@ def test_result_warnings_in_both_languages() -> None:
     unknown = {"warnings": [{"code": "other", "message": "something else"}, "junk"]}
     assert result_warnings(unknown, labels("en")) == ["something else"]
     assert result_warnings(None, labels("en")) == [] and result_warnings({}, labels("en")) == []
+
+
+def test_a_quote_is_shown_where_it_stands_in_its_chapter() -> None:
+    text = "Primeiro paragrafo.\n\nCapitu *tinha* catorze anos. Era alta.\n\nOutro."
+    start = text.index("Capitu")
+    shown = quote_context(text, "Capitu *tinha* catorze anos.", start)
+    # From its paragraph's start, the quote in bold, the book's own asterisks kept as text.
+    assert shown == "… **Capitu \\*tinha\\* catorze anos\\.** Era alta\\. Outro\\."
+    # Offsets of an older revision: the quote is looked for anywhere.
+    assert quote_context("Novo começo. " + text, "Era alta.", 3) is not None
+    assert quote_context(text, "Capitu tinha quinze anos.", start) is None
+    long = "x " * 400 + "O fim chegou." + " y" * 400
+    around = quote_context(long, "O fim chegou.") or ""
+    assert around.startswith("… ") and around.endswith(" …") and "**O fim chegou\\.**" in around

@@ -13,7 +13,7 @@ apart rather than joining the wrong person):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from services.core.bible.candidates import Candidate, name_key, split_title
@@ -135,6 +135,7 @@ def merge_names(
             targets = {node_of(t) for t in long_names[words[0]]}
             if len(targets) == 1:
                 uf.union(targets.pop(), node_of(key))
+    _join_the_book(by_key, names, node_of, uf)
     groups: dict[str, NameGroup] = {}
     for key, spelled in by_key.items():
         root = node_of(key)
@@ -144,6 +145,57 @@ def merge_names(
             group.known = known_by_id[root.removeprefix("known:")]
     ordered = sorted(groups.values(), key=lambda g: (-g.mentions, g.name))
     return ordered
+
+
+def _join_the_book(
+    by_key: dict[str, list[Candidate]],
+    names: set[str],
+    node_of: Callable[[str], str],
+    uf: _UnionFind,
+) -> None:
+    """The same rules the other way round: this chapter's fuller or titled spelling joins the
+    one entity the book (or chapter) has under a shorter one — "Mrs. Hill" the known "Hill",
+    "Sir William Lucas" the known "Sir William", "Charlotte Lucas" the known "Charlotte"."""
+
+    def held(node: str) -> set[str]:
+        return {k for k in names if node_of(k) == node}
+
+    def title_of(key: str) -> str | None:
+        return key.split("|", 1)[0] if "|" in key else None
+
+    for key in list(by_key):
+        own = node_of(key)
+        if own.startswith("known:"):
+            continue  # already the book's: it joins nothing else
+        words = _words(key)
+        title = title_of(key)
+        targets: set[str] = set()
+        if title is not None:
+            bare = " ".join(words)
+            same_words = {k for k in names if "|" in k and _words(k) == words}
+            # "Mrs. Hill" → "Hill", unless "Mr. Hill" is there too, or the entity of "Hill"
+            # already has another title ("Bennet" of "Mr. Bennet" is not Mrs. Bennet's).
+            if bare in names and all(title_of(k) == title for k in same_words):
+                node = node_of(bare)
+                if all(title_of(k) in (None, title) for k in held(node)):
+                    targets.add(node)
+            # "Sir William" ↔ "Sir William Lucas": one titled name opens the other.
+            for other in names:
+                if other == key or title_of(other) != title:
+                    continue
+                theirs = _words(other)
+                shorter, longer = sorted((words, theirs), key=len)
+                if len(shorter) < len(longer) and longer[: len(shorter)] == shorter:
+                    targets.add(node_of(other))
+        elif len(words) > 1 and words[0] in names:
+            # "Charlotte Lucas" → "Charlotte", unless that entity is another Charlotte too.
+            node = node_of(words[0])
+            fuller = {k for k in held(node) if "|" not in k and len(_words(k)) > 1}
+            if all(_words(k)[0] == words[0] and k == key for k in fuller):
+                targets.add(node)
+        targets.discard(own)
+        if len(targets) == 1:
+            uf.union(targets.pop(), own)
 
 
 def bare_name(surface: str) -> str:

@@ -123,7 +123,8 @@ PLACE_WORDS = _words(
 # A verb with an attached pronoun: "Levantou-se", "Approximei-me", "Disse-lhe".
 _CLITIC = re.compile(r"-(?:me|te|se|lhe|lhes|nos|vos|o|a|os|as|lo|la|no|na)$", re.IGNORECASE)
 PARTICLES_ALL = frozenset().union(*PARTICLES.values())
-_WORD = re.compile(r"[^\W\d_](?:[\w’'-]*\w)?\.?")
+# A double hyphen is a dash ("Elizabeth--and"), not a compound's hyphen.
+_WORD = re.compile(r"[^\W\d_](?:(?:[\w’']|-(?!-))*\w)?\.?")
 _SENTENCE_END = ".!?…:;"
 # Prepositions of place ("looked at Mara" is no place: "at" counts after no verb of looking).
 LOCATIVE = re.compile(

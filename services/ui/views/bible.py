@@ -29,7 +29,7 @@ from services.ui.session import (
     shown,
     start_job,
 )
-from services.ui.views.editor import load_into_editor
+from services.ui.views.editor import open_at_quote
 
 KINDS = ("character", "place", "object", "group")
 KIND_LABELS = {
@@ -227,10 +227,9 @@ def on_delete_fact(api: ApiClient, book_id: str, fact_id: str) -> None:
     _call(lambda: api.delete_bible_fact(book_id, fact_id))
 
 
-def on_open_fact(api: ApiClient, chapter_id: str) -> None:
-    """A quote opens its chapter in the editor."""
-    if load_into_editor(api, chapter_id):
-        st.session_state.page = "editor"
+def on_open_fact(api: ApiClient, fact: BibleFact) -> None:
+    """A quote opens its chapter in the editor, the quote shown where it stands."""
+    open_at_quote(api, fact["chapter_id"], fact["quote"], fact["start"])
 
 
 def entity_section(api: ApiClient, book: Book, entity_id: str, t: Labels) -> None:
@@ -333,7 +332,7 @@ def timeline(api: ApiClient, book: Book, entity: BibleEntityDetail, t: Labels) -
             t.t("bible_open"),
             key=f"bible_open_{fid}",
             on_click=on_open_fact,
-            args=(api, fact["chapter_id"]),
+            args=(api, fact),
         )
         pin_col.button(
             t.t("bible_unpin") if fact["pinned"] else t.t("bible_pin"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.ui.api_client import ApiClient, ApiError, Book, ContinuityFinding
+from services.ui.api_client import ApiClient, ApiError, Book, ContinuityCitation, ContinuityFinding
 from services.ui.i18n import Labels
 from services.ui.logic import JobView
 from services.ui.session import (
@@ -17,7 +17,7 @@ from services.ui.session import (
     show_flash,
     start_job,
 )
-from services.ui.views.editor import load_into_editor
+from services.ui.views.editor import open_at_quote
 
 TYPES = ("fact", "timeline", "characterisation", "world_rule")
 SEVERITIES = ("high", "medium", "low")
@@ -60,9 +60,8 @@ def on_mark(api: ApiClient, book_id: str, finding_id: str, status: str, done: st
     flash("continuity_findings", "success", done)
 
 
-def on_open_citation(api: ApiClient, chapter_id: str) -> None:
-    if load_into_editor(api, chapter_id):
-        st.session_state.page = "editor"
+def on_open_citation(api: ApiClient, cite: ContinuityCitation) -> None:
+    open_at_quote(api, cite["chapter_id"], cite["quote"], cite["start"])
 
 
 def findings_section(api: ApiClient, book: Book, t: Labels) -> None:
@@ -121,7 +120,7 @@ def finding_card(api: ApiClient, book: Book, finding: ContinuityFinding, t: Labe
                 t.t("continuity_open"),
                 key=f"continuity_open:{finding['id']}:{n}",
                 on_click=on_open_citation,
-                args=(api, cite["chapter_id"]),
+                args=(api, cite),
             )
         marks = st.columns(len(MARKS))
         for column, mark in zip(marks, MARKS, strict=True):

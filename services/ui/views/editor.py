@@ -13,6 +13,7 @@ from services.ui.logic import (
     chapter_label,
     citation_label,
     excerpt,
+    quote_context,
     revision_diff,
     save_mode,
     unique_citations,
@@ -56,6 +57,13 @@ def load_into_editor(api: ApiClient, chapter_id: str) -> bool:
     state.editor_text = chapter["text"]
     state.editor_overwrite = True
     return True
+
+
+def open_at_quote(api: ApiClient, chapter_id: str, quote: str, start: int | None) -> None:
+    """Open a chapter in the editor with a quote of it shown in place (bible, audit)."""
+    if load_into_editor(api, chapter_id):
+        st.session_state.editor_focus = {"chapter_id": chapter_id, "quote": quote, "start": start}
+        st.session_state.page = "editor"
 
 
 def on_load_chapter(api: ApiClient) -> None:
@@ -184,8 +192,17 @@ def editor_section(api: ApiClient, book: Book, t: Labels) -> None:
     show_flash("editor")
     focus = state.get("editor_focus")
     if focus and loaded and focus["chapter_id"] == loaded["chapter_id"]:
-        # Opened from book search: the passage that was found, to locate it in the text.
-        st.info(f"{t.t('editor_focus')}\n\n> {excerpt(focus['passage'], 400)}")
+        if "quote" in focus:
+            # Opened from a bible fact or an audit citation: the quote where it stands.
+            around = quote_context(state.editor_text, focus["quote"], focus.get("start"))
+            st.info(
+                f"{t.t('editor_quote')}\n\n{around}"
+                if around is not None
+                else t.t("editor_quote_gone", quote=excerpt(focus["quote"], 300))
+            )
+        else:
+            # Opened from book search: the passage that was found, to locate it in the text.
+            st.info(f"{t.t('editor_focus')}\n\n> {excerpt(focus['passage'], 400)}")
     with st.form("editor_form"):
         st.text_input(t.t("chapter_title"), key="editor_title", max_chars=300)
         st.text_area(t.t("chapter_text"), key="editor_text", height=360)

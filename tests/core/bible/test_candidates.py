@@ -96,6 +96,52 @@ def test_a_chapter_name_attaches_to_the_books_known_entity() -> None:
     assert sorted(group.surfaces) == ["Bentinho", "Santiago"]
 
 
+def known_of(text: str, known: tuple[KnownEntity, ...]) -> dict[str, str | None]:
+    """Each of the chapter's spellings → the id of the known entity it joined, or None."""
+    return {
+        surface: (g.known.id if g.known else None)
+        for g in merge_names(find_candidates(text, "en"), known)
+        for surface in g.surfaces
+    }
+
+
+def test_a_fuller_or_titled_spelling_joins_the_books_shorter_name() -> None:
+    known = (
+        KnownEntity("hill", "Hill", "character"),
+        KnownEntity("sir", "Sir William", "character"),
+        KnownEntity("charlotte", "Charlotte", "character"),
+    )
+    text = (
+        "The letter came. Then Mrs. Hill ran in, and Sir William Lucas followed her with "
+        "Charlotte Lucas. Mrs. Hill spoke first."
+    )
+    joined = known_of(text, known)
+    assert joined["Mrs. Hill"] == "hill"
+    assert joined["Sir William Lucas"] == "sir"
+    assert joined["Charlotte Lucas"] == "charlotte"
+
+
+def test_a_titled_spelling_stays_apart_when_the_short_name_is_ambiguous() -> None:
+    # "Bennet" of the book could be Mr. or Mrs. Bennet: neither joins it.
+    known = (KnownEntity("b", "Bennet", "character"),)
+    text = "The ball was over. Then Mr. Bennet spoke, and Mrs. Bennet answered him at once."
+    joined = known_of(text, known)
+    assert joined["Mr. Bennet"] is None and joined["Mrs. Bennet"] is None
+    # An entity that is already a Mrs. takes no Mr. of the same name.
+    known = (KnownEntity("h", "Mrs. Hill", "character", ("Hill",)),)
+    assert known_of("It was late. Then Mr. Hill came home.", known)["Mr. Hill"] is None
+    # A Charlotte who already has another surname takes no second one.
+    known = (KnownEntity("c", "Charlotte", "character", ("Charlotte Grey",)),)
+    assert (
+        known_of("The day was cold. Then Charlotte Lucas came.", known)["Charlotte Lucas"] is None
+    )
+
+
+def test_a_double_hyphen_is_a_dash_not_part_of_a_name() -> None:
+    surfaces = {c.surface for c in find_candidates("Then Elizabeth--and all of them--left.", "en")}
+    assert "Elizabeth" in surfaces and not any("--" in s for s in surfaces)
+
+
 def test_a_name_wrapped_over_two_lines_is_one_name_and_a_blank_line_splits() -> None:
     text = "Quando lhe morreu o marido, Pedro de\nAlbuquerque Santiago, ficou só. Depois, Pedro de Albuquerque Santiago riu."
     surfaces = {c.surface: c.count for c in find_candidates(text, "pt-BR")}
