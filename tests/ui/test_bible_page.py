@@ -149,7 +149,7 @@ def test_the_timeline_shows_quotes_and_edits_round_trip(
     open_book(app, book, page="bible")
     app.selectbox(key="bible_entity").select(capitu).run()
     assert "“Capitu tinha catorze anos”" in values(app.caption)
-    assert any("age: catorze anos" in m for m in values(app.markdown))
+    assert any("idade: catorze anos" in m for m in values(app.markdown))
     fact_id = author_fact(bapi, book, capitu)["id"]
 
     app.button(key=f"bible_pin_{fact_id}").click().run()

@@ -25,7 +25,6 @@ from services.core.bible.text_facts import (
     owner_of,
     quote_around,
     sentence_bounds,
-    who_in,
 )
 
 # A description that names nobody is of the person named last, at most this far before (a
@@ -329,12 +328,16 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
     for cue in CUES:
         for match in cue.pattern.finditer(folded):
             start, end = match.span()
-            # "Tio Cosme", "Prima Justina": a name that holds a kin word states no kinship.
-            if any(a < end and start < b for a, b, _ in spans):
+            # "Tio Cosme", "Prima Justina": a name that holds a kin word states no kinship
+            # (the cue's first word decides: "morava na Rua de Matacavalos" is a place's name).
+            first = start + len(folded[start:end].split()[0])
+            if any(a < first and start < b for a, b, _ in spans):
                 continue
             s_start, s_end = sentence_bounds(text, start, end)
             left, right = _clause(text, s_start, s_end, start, end)
-            if cue.before is not None and not cue.before.search(folded[left:start]):
+            # The clause's edge counts as context: ", alta, forte" lists looks.
+            edge = left - 1 if left > s_start else left
+            if cue.before is not None and not cue.before.search(folded[edge:start]):
                 continue
             if cue.within is not None and not cue.within.search(folded[left:right]):
                 continue
@@ -441,7 +444,10 @@ def _owner(
         return owner
     if named_here or in_speech(text, at, "\n\n"):
         return None  # another person is named here, or a character says it of someone
-    before = [(b, n) for a, b, n in who_in(people, text, max(0, at - CARRY_CHARS), at)]
+    # The person named last, not as the object of "to"/"para" (on the annotated chapters,
+    # whom a nameless description is of is far more often the last subject than the last
+    # person looked at or spoken to).
+    before = [(b, n) for a, b, n in people if at - CARRY_CHARS <= a and b <= at]
     if not before or at - before[-1][0] > CARRY_CHARS:
         return None
     last, owner = before[-1]

@@ -70,6 +70,11 @@ def _kind(kind: str, t: Labels) -> str:
     return t.t(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
+def _attribute(attribute: str, t: Labels) -> str:
+    """The attribute in the page's language; one the author typed is shown as typed."""
+    return t.get(f"bible_attr_{attribute}", attribute)
+
+
 # ---------------------------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +324,7 @@ def timeline(api: ApiClient, book: Book, entity: BibleEntityDetail, t: Labels) -
                 "bible_fact_line",
                 position=fact["chapter_position"],
                 title=fact["chapter_title"],
-                attribute=fact["attribute"],
+                attribute=_attribute(fact["attribute"], t),
                 value=fact["value"],
             )
             + time

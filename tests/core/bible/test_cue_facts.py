@@ -19,8 +19,9 @@ NAMES = Names.of(
         ("Lucinda", []),
         ("Jorge", []),
         ("Belcombe", []),
+        ("Rua do Ouvidor", []),
     ],
-    not_people=["Belcombe"],
+    not_people=["Belcombe", "Rua do Ouvidor"],
 )
 
 
@@ -104,6 +105,10 @@ def test_location_needs_a_place_and_no_person() -> None:
     ]
     assert about("Rosa e Jorge moravam em Andaraí.", "location")[0][1].endswith("em Andaraí")
     assert about("Edith went to Tom at once.", "location") == []
+    # A place's name that opens with "Rua" is still the place lived in.
+    assert about("Rosa morava na Rua do Ouvidor com a tia.", "location") == [
+        ("Rosa Amaral", "Rosa morava na Rua do Ouvidor com a tia")
+    ]
 
 
 def test_occupation_needs_a_copula_or_the_name_beside_it() -> None:
