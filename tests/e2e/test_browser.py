@@ -299,6 +299,34 @@ def test_new_author_writes_revises_gets_suggestions_and_asks(
     shot(page, "11-english-jobs")
 
 
+def new_book(stack: Stack, prefix: str) -> tuple[str, str]:
+    """A new pt-BR book with a unique title: (id, title)."""
+    with stack.client() as api:
+        book = api.post(
+            "/books", json={"title": f"{prefix} {uuid.uuid4().hex[:6]}", "language": "pt-BR"}
+        )
+    assert book.status_code == 201, book.text
+    return book.json()["id"], book.json()["title"]
+
+
+def open_book_page(page: Any, ui_url: str, title: str, label: str, heading: str) -> Any:
+    """The app with `title` picked in the sidebar and the page `label` open (its `heading`
+    shown); returns the main area."""
+    from playwright.sync_api import expect
+
+    page.goto(ui_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=PT["app_title"], exact=True)).to_be_visible()
+    settle(page)
+    sidebar.get_by_label(PT["select_book"], exact=True).click()
+    page.get_by_role("option", name=f"{title} (pt-BR)").click()
+    expect(main.get_by_role("heading", name=title)).to_be_visible()
+    sidebar.get_by_text(label, exact=True).click()
+    expect(main.get_by_role("heading", name=heading)).to_be_visible()
+    return main
+
+
 def stack_job_done(stack: Stack, job_id: str) -> bool:
     with stack.client() as api:
         return bool(api.get(f"/jobs/{job_id}").json()["status"] in ("succeeded", "failed"))
@@ -328,25 +356,10 @@ def test_an_author_imports_a_manuscript_reindexes_and_exports_it(
     from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
-    with stack.client() as api:
-        book = api.post(
-            "/books", json={"title": f"Porto {uuid.uuid4().hex[:6]}", "language": "pt-BR"}
-        )
-    assert book.status_code == 201, book.text
-    book_id, title = book.json()["id"], book.json()["title"]
+    book_id, title = new_book(stack, "Porto")
     source = tmp_path / "o-porto.md"
     source.write_text(MANUSCRIPT, encoding="utf-8")
-
-    page.goto(ui_url)
-    sidebar = page.get_by_test_id("stSidebar")
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_role("heading", name=PT["app_title"])).to_be_visible()
-    settle(page)
-    sidebar.get_by_label(PT["select_book"], exact=True).click()
-    page.get_by_role("option", name=f"{title} (pt-BR)").click()
-    expect(main.get_by_role("heading", name=title)).to_be_visible()
-    sidebar.get_by_text(PT["page_manuscript"], exact=True).click()
-    expect(main.get_by_role("heading", name=PT["import_manuscript"])).to_be_visible()
+    main = open_book_page(page, ui_url, title, PT["page_manuscript"], PT["import_manuscript"])
 
     # 1. The file is uploaded and its split previewed before anything is saved.
     main.locator("input[type=file]").set_input_files(str(source))
@@ -412,12 +425,8 @@ def test_an_author_builds_the_bible_and_opens_a_fact_at_its_quote(
     from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
+    book_id, title = new_book(stack, "Bíblia")
     with stack.client() as api:
-        book = api.post(
-            "/books", json={"title": f"Bíblia {uuid.uuid4().hex[:6]}", "language": "pt-BR"}
-        )
-        assert book.status_code == 201, book.text
-        book_id, title = book.json()["id"], book.json()["title"]
         for chapter_title, text in BIBLE_CHAPTERS:
             saved = api.post(
                 "/chapter/save", json={"book_id": book_id, "title": chapter_title, "text": text}
@@ -437,16 +446,7 @@ def test_an_author_builds_the_bible_and_opens_a_fact_at_its_quote(
             proc=None,
         )
 
-    page.goto(ui_url)
-    sidebar = page.get_by_test_id("stSidebar")
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_role("heading", name=PT["app_title"], exact=True)).to_be_visible()
-    settle(page)
-    sidebar.get_by_label(PT["select_book"], exact=True).click()
-    page.get_by_role("option", name=f"{title} (pt-BR)").click()
-    expect(main.get_by_role("heading", name=title)).to_be_visible()
-    sidebar.get_by_text(PT["page_bible"], exact=True).click()
-    expect(main.get_by_role("heading", name=PT["bible_build"])).to_be_visible()
+    main = open_book_page(page, ui_url, title, PT["page_bible"], PT["bible_build"])
     settle(page)
 
     # 1. Built without the LLM (the deterministic pass), its bar followed to the end.
