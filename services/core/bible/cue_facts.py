@@ -211,13 +211,29 @@ _CONDITION = [
     ),
 ]
 _POSSESSION = [
+    # Words that say owning by themselves: a legacy, an inheritance, buying.
     _Cue(
         "possession",
         _words(
-            r"a\s+year|per\s+annum|pounds|fortune|estate|property|carriage|inherit\w*|entail\w*|"
-            r"legacy|income|dowry|owned|owns|bought|"
-            r"legado|heranca|herdou|herdeir[oa]|testamento|apolices?|predios|fazend(?:a|ola)|"
-            r"escravos|dinheiro|contos\s+de\s+reis|comprou|possuia|rendas|dote|propriedade"
+            r"a\s+year|per\s+annum|inherit\w*|entail\w*|legacy|dowry|owned|owns|bought|"
+            r"legado|heranca|herdou|herdeir[oa]|testamento|comprou|possuia|dote"
+        ),
+    ),
+    # Things: someone's ("his large estate", "seus predios") or had, kept, sold ("does not
+    # keep a carriage", "Vendeu a fazendola") — not "a young man of large fortune" said of
+    # nobody, nor "good fortune".
+    _Cue(
+        "possession",
+        _words(
+            r"pounds|(?<!good\s)(?<!ill\s)(?<!bad\s)fortune|estate|property|carriage|house|income|"
+            r"apolices?|predios|fazend(?:a|ola)|escravos|dinheiro|contos\s+de\s+reis|rendas|"
+            r"propriedade|casa\s+propria"
+        ),
+        before=re.compile(
+            r"(?:\b(?:his|her|their|its|seu|sua|seus|suas)\s+|['’]s\s+|"
+            r"\b(?:has|had|have|having|keep|keeps|kept|own|sold|sell|with|tinha|tem|teve|"
+            r"vendeu|guardava|possue|possui)\s+(?:(?:a|an|the|um|uma|o|a|os|as)\s+)?)"
+            r"(?:[\w-]+\s+){0,2}$"
         ),
     ),
 ]
@@ -266,6 +282,13 @@ _LEADING = re.compile(r"^(?:and|but|or|that|which|who|e|mas|ou|que|quando|porque
 _NOT_AN_OWNER_BEFORE = re.compile(
     r"(?<!\w)(?:the|de|do|da|dos|das|á|à|ao|em|na|no|in|at|to|from|into|para)\s+$", re.I
 )
+# A name that is a place by its own words ("Netherfield Park", "Lucas Lodge", "Rua dos
+# Invalidos"), whatever kind the bible gave it.
+_PLACE_NAME = re.compile(
+    r"(?:^(?:rua|praca|largo|travessa|igreja|fazenda|morro|beco|ilha|mount|lake|port|saint|"
+    r"st\.?|sao|santa)\b|\b(?:park|lodge|house|hall|street|square|lane|court|abbey|castle|"
+    r"lakes|church|inn|manor|place|road|row|gardens|farm|village|town|county|shire)$)"
+)
 _MODIFIER_AFTER = re.compile(
     r"^\s+(?:estate|family|house|park|village|church|road|street|lane|party|people)\b"
 )
@@ -310,7 +333,8 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
     people = [
         s
         for s in named
-        if not _NOT_AN_OWNER_BEFORE.search(text[max(0, s[0] - 12) : s[0]])
+        if not _PLACE_NAME.search(fold(s[2]))
+        and not _NOT_AN_OWNER_BEFORE.search(text[max(0, s[0] - 12) : s[0]])
         and not _MODIFIER_AFTER.match(text[s[1] : s[1] + 20])
     ]
     if not people:

@@ -673,15 +673,20 @@ def _paragraph_bounds(text: str, position: int) -> tuple[int, int]:
     return (0 if start < 0 else start + 2), (len(text) if end < 0 else end)
 
 
+# "Mr. Hallam", "D. Gloria": the full stop of a title ends no sentence.
+_NOT_AFTER_TITLE = r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bSr)(?<!\bSra)(?<!\bD)"
+_SENTENCE_END = re.compile(rf"{_NOT_AFTER_TITLE}[.!?…](?:[\"'”’»)]*)\s+")
+
+
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The sentence holding text[start:end] (to the paragraph's edges at most)."""
     p_start, p_end = _paragraph_bounds(text, start)
     left = p_start
-    for match in re.finditer(r"[.!?…](?:[\"'”’»)]*)\s+", text[p_start:start]):
+    for match in _SENTENCE_END.finditer(text[p_start:start]):
         left = p_start + match.end()
     # From the span's last character: a span that ends with its full stop ends its sentence.
     tail = max(start, end - 1)
-    right_match = re.search(r"[.!?…][\"'”’»)]*(?=\s|$)", text[tail:p_end])
+    right_match = re.search(rf"{_NOT_AFTER_TITLE}[.!?…][\"'”’»)]*(?=\s|$)", text[tail:p_end])
     right = tail + right_match.end() if right_match else p_end
     return left, right
 

@@ -141,3 +141,18 @@ def test_condition_event_possession_and_knowledge() -> None:
 def test_one_fact_per_person_attribute_and_sentence() -> None:
     found = facts_of("Edith was tall, slender and pretty, with fine dark eyes.")
     assert [(f.entity, f.attribute) for f in found] == [("Edith Rowe", "appearance")]
+
+
+def test_belongings_are_someones() -> None:
+    assert about("Mr. Hallam had a large estate in the north.", "possession") == [
+        ("Mr. Hallam", "Mr. Hallam had a large estate in the north")
+    ]
+    assert about("Jorge vendeu a fazenda e os escravos.", "possession")[0][0] == "Jorge"
+    # Fortune that is nobody's, or luck.
+    assert about("Edith spoke of a young man of large fortune.", "possession") == []
+    assert about("Tom had the good fortune to arrive first.", "possession") == []
+
+
+def test_a_name_made_of_place_words_owns_nothing() -> None:
+    names = Names.of([("Netherfield Park", []), ("Tom Rowe", ["Tom"])])
+    assert facts_of("Netherfield Park was ill kept, and its estate was sold.", names) == []
