@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from services.core.bible.candidates import Candidate, name_key, split_title
+from services.core.bible.candidates import KIN_TITLES, Candidate, name_key, split_title
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,11 @@ class NameGroup:
     def name(self) -> str:
         if self.known is not None:
             return self.known.name
-        # The fullest bare name ("Elizabeth Bennet" over "Elizabeth"), else the commonest.
+        # The fullest bare name ("Elizabeth Bennet" over "Elizabeth"), else the commonest
+        # spelling with a civil title ("D. Gloria" over how a cousin calls her).
         bare = [c for c in self.candidates if c.title is None and len(c.surface.split()) > 1]
-        pool = bare or self.candidates
+        civil = [c for c in self.candidates if c.title not in KIN_TITLES]
+        pool = bare or civil or self.candidates
         return max(pool, key=lambda c: (c.count, len(c.surface))).surface
 
     @property
@@ -118,9 +120,21 @@ def merge_names(
             titled.setdefault(key.split("|", 1)[1], set()).add(key)
     for key in by_key:
         if "|" not in key and key in titled and not node_of(key).startswith("known:"):
-            targets = {node_of(t) for t in titled[key]}
+            targets = {node_of(t) for t in _civil_first(titled[key])}
             if len(targets) == 1:
                 uf.union(targets.pop(), node_of(key))
+    # "Prima Gloria" is D. Gloria, "Mano Cosme" is Tio Cosme: a kinship title joins the one
+    # civil title of the same name, else the one other kinship title, else the bare name.
+    for key in by_key:
+        title = key.split("|", 1)[0] if "|" in key else None
+        if title not in KIN_TITLES or node_of(key).startswith("known:"):
+            continue
+        bare = key.split("|", 1)[1]
+        others = _civil_first(titled.get(bare, set()) - {key})
+        targets = {node_of(t) for t in others} or ({node_of(bare)} if bare in names else set())
+        targets.discard(node_of(key))
+        if len(targets) == 1:
+            uf.union(targets.pop(), node_of(key))
     # One word joins the one longer name it opens or closes.
     long_names: dict[str, set[str]] = {}
     for key in names:
@@ -145,6 +159,13 @@ def merge_names(
             group.known = known_by_id[root.removeprefix("known:")]
     ordered = sorted(groups.values(), key=lambda g: (-g.mentions, g.name))
     return ordered
+
+
+def _civil_first(keys: set[str]) -> set[str]:
+    """Of titled keys of one name, the civil ones ("D.", "Mr.") when there are any: a kinship
+    title ("Prima", "Tio") names the same person another way."""
+    civil = {k for k in keys if k.split("|", 1)[0] not in KIN_TITLES}
+    return civil or keys
 
 
 def _join_the_book(

@@ -84,6 +84,8 @@ TITLES: dict[str, str] = {
     "tia": "tia",
     "prima": "prima",
     "primo": "primo",
+    "mano": "mano",
+    "mana": "mana",
     "mr": "mr",
     "mr.": "mr",
     "mrs": "mrs",
@@ -97,6 +99,10 @@ TITLES: dict[str, str] = {
     "colonel": "colonel",
     "captain": "captain",
 }
+# Titles of kinship by which relatives address one person ("Tio Cosme" to the boy, "Mano Cosme"
+# to his sister, "Prima Gloria" to her cousin): unlike "Mr."/"Mrs." they tell no two people
+# apart, so they yield to a civil title of the same name.
+KIN_TITLES = frozenset({"tio", "tia", "prima", "primo", "mano", "mana"})
 # Lower-case words that may sit inside a name: "Rua de Matacavalos", "Duke of York".
 PARTICLES: dict[str, frozenset[str]] = {
     "pt-BR": frozenset({"de", "da", "do", "das", "dos", "d'"}),

@@ -127,6 +127,7 @@ _KIN_WORD = re.compile(
     rf"(?<![\w-])(?:{_KIN}|friend|amig[oa]|mulher|engaged\s+to|married(?:\s+to)?|"
     rf"casou(?:-se)?\s+com|casad[oa]\s+com|noiv[oa]\s+de)(?![\w-])"
 )
+_SIBLING_ADDRESS = frozenset({"mano", "mana"})
 _ADJ = r"(?:[\w-]+\s+)?"
 _DET = r"(?:his|her|their|your|the|a|an|sua|seu|suas|seus|teu|tua|o|a|os|as|um|uma)\s+"
 _NAME_THEN_KIN = re.compile(
@@ -383,7 +384,15 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
             add(owner, cue.attribute, _value(text, left, right, start, end), start, end)
     for match in _KIN_WORD.finditer(folded):
         start, end = match.span()
-        if any(a < end and start < b for a, b, _ in spans):
+        within = [(a, b, n) for a, b, n in named if a < end and start < b]
+        if within:
+            # "olhe cá, mana Gloria": a brother or sister speaks; "Tio Cosme" is what the
+            # whole house calls him, and says nothing new each time.
+            a, b, name = within[0]
+            if a == start and folded[start:end] in _SIBLING_ADDRESS:
+                s_start, s_end = sentence_bounds(text, start, end)
+                left, right = _clause(text, s_start, s_end, start, end)
+                add(name, "family", _value(text, left, right, start, b), start, b)
             continue
         s_start, s_end = sentence_bounds(text, start, end)
         left, right = _clause(text, s_start, s_end, start, end)

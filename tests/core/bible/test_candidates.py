@@ -137,6 +137,16 @@ def test_a_titled_spelling_stays_apart_when_the_short_name_is_ambiguous() -> Non
     )
 
 
+def test_kinship_titles_name_one_person_and_yield_to_a_civil_title() -> None:
+    text = (
+        "A casa era grande. D. Gloria entrou. Então Prima Gloria sorriu. Depois disse Tio "
+        "Cosme: olhe cá, Mana Gloria! E ela respondeu: Mano Cosme, espere. Tio Cosme riu."
+    )
+    groups = groups_of(text, "pt-BR")
+    assert sorted(groups["D. Gloria"]) == ["D. Gloria", "Mana Gloria", "Prima Gloria"]
+    assert sorted(groups["Tio Cosme"]) == ["Mano Cosme", "Tio Cosme"]
+
+
 def test_a_double_hyphen_is_a_dash_not_part_of_a_name() -> None:
     surfaces = {c.surface for c in find_candidates("Then Elizabeth--and all of them--left.", "en")}
     assert "Elizabeth" in surfaces and not any("--" in s for s in surfaces)

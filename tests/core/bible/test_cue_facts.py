@@ -156,3 +156,10 @@ def test_belongings_are_someones() -> None:
 def test_a_name_made_of_place_words_owns_nothing() -> None:
     names = Names.of([("Netherfield Park", []), ("Tom Rowe", ["Tom"])])
     assert facts_of("Netherfield Park was ill kept, and its estate was sold.", names) == []
+
+
+def test_a_brother_or_sister_addressing_one_is_a_tie() -> None:
+    names = Names.of([("Tio Anselmo", ["Mano Anselmo", "Anselmo"])])
+    (fact,) = facts_of("Mas, olhe cá, Mano Anselmo, é preciso?", names)
+    assert (fact.entity, fact.attribute) == ("Tio Anselmo", "family")
+    assert fact.value.startswith("Mano Anselmo")
