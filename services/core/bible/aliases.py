@@ -8,7 +8,11 @@ apart rather than joining the wrong person):
   "Bennet" joins neither "Mr. Bennet" nor "Mrs. Bennet";
 - one word that is the first or last word of a longer name, in the chapter or the book:
   "Santiago" → "Bento Santiago", "Elizabeth" → "Elizabeth Bennet";
-- a known entity's names (the book's catalog) take precedence over a new group.
+- a known entity's names (the book's catalog) take precedence over a new group;
+- the other way round, a fuller or titled spelling joins the book's one shorter name: "Mrs.
+  Hill" → "Hill", "Sir William Lucas" → "Sir William", "Charlotte Lucas" → "Charlotte";
+- titles of kinship ("Tio", "Prima", "Mano") name one person the way relatives address them
+  and yield to a civil title of the same name: "Prima Gloria" → "D. Gloria".
 """
 
 from __future__ import annotations
@@ -212,7 +216,7 @@ def _join_the_book(
             # "Charlotte Lucas" → "Charlotte", unless that entity is another Charlotte too.
             node = node_of(words[0])
             fuller = {k for k in held(node) if "|" not in k and len(_words(k)) > 1}
-            if all(_words(k)[0] == words[0] and k == key for k in fuller):
+            if fuller <= {key}:
                 targets.add(node)
         targets.discard(own)
         if len(targets) == 1:

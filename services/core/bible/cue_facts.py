@@ -353,8 +353,8 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
     for cue in CUES:
         for match in cue.pattern.finditer(folded):
             start, end = match.span()
-            # "Tio Cosme", "Prima Justina": a name that holds a kin word states no kinship
-            # (the cue's first word decides: "morava na Rua de Matacavalos" is a place's name).
+            # A cue word inside a name is the name's ("padre Feijó" is no calling here); the
+            # cue's first word decides ("morava na Rua de Matacavalos" still lives there).
             first = start + len(folded[start:end].split()[0])
             if any(a < first and start < b for a, b, _ in spans):
                 continue
