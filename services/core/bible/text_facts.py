@@ -750,7 +750,7 @@ def subject_before(spans: Sequence[tuple[int, int, str]], text: str, position: i
     return None
 
 
-def who_in(
+def _who(
     spans: Sequence[tuple[int, int, str]], text: str, start: int, end: int
 ) -> list[tuple[int, int, str]]:
     """The names in text[start:end] that may be whom a fact is about. A name after a
@@ -773,11 +773,11 @@ def owner_of(spans: Sequence[tuple[int, int, str]], text: str, position: int) ->
     narration: a paragraph that names nobody goes on about whom the one before named ("o padre
     Anselmo foi embora." / "Era português … Disse que não voltaria nunca mais")."""
     p_start, _ = _paragraph_bounds(text, position)
-    before = who_in(spans, text, p_start, position)
+    before = _who(spans, text, p_start, position)
     if before:
         return before[-1][2]
     _, s_end = sentence_bounds(text, position, position)
-    after = who_in(spans, text, position, s_end)
+    after = _who(spans, text, position, s_end)
     if after:
         return after[0][2]
     return carried_over(spans, text, position)
@@ -803,7 +803,7 @@ def _last_narrated_before(
     previous_start, _ = _paragraph_bounds(text, p_start - 2)
     if text[previous_start : previous_start + 1] in _SPEECH_OPENERS:
         return None
-    previous = who_in(spans, text, previous_start, p_start - 2)
+    previous = _who(spans, text, previous_start, p_start - 2)
     return previous[-1][2] if previous else None
 
 
