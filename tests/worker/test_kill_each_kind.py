@@ -106,12 +106,14 @@ def kill_stack(
         logs_dir=logs_dir,
         chroma=chroma_server,
         with_worker=False,
-        # A short lease: the job of a killed worker is taken over within seconds.
+        # A short lease: the job of a killed worker is taken over within seconds. Not shorter:
+        # on a slow machine a live import's heartbeat was once late by 5 s, and the worker's own
+        # recovery took its job over while it ran (attempts 3, not 2).
         # Without the story bible's follow-ups: an index job's extract_facts would be the
         # first job a doomed llm worker of a later case takes, instead of the one under test.
         extra_env={
             "JOB_HEARTBEAT": "1",
-            "JOB_LEASE": "4",
+            "JOB_LEASE": "10",
             "JOB_RECOVERY_SCAN": "1",
             "BIBLE_AUTO_EXTRACT": "false",
         },
