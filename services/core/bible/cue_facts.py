@@ -343,8 +343,7 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
     folded = _folded(text)
     found: dict[tuple[str, str, int], CueFact] = {}
 
-    def add(owner: str, attribute: str, value: str, start: int, end: int) -> None:
-        s_start, _ = sentence_bounds(text, start, end)
+    def add(owner: str, attribute: str, value: str, s_start: int, start: int, end: int) -> None:
         key = (owner, attribute, s_start)
         if value and key not in found:
             quote, q_start, q_end = quote_around(text, start, end)
@@ -381,7 +380,7 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
                 owner = _owner(people, text, s_start, s_end, start)
             if owner is None:
                 continue
-            add(owner, cue.attribute, _value(text, left, right, start, end), start, end)
+            add(owner, cue.attribute, _value(text, left, right, start, end), s_start, start, end)
     for match in _KIN_WORD.finditer(folded):
         start, end = match.span()
         within = [(a, b, n) for a, b, n in named if a < end and start < b]
@@ -392,7 +391,7 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
             if a == start and folded[start:end] in _SIBLING_ADDRESS:
                 s_start, s_end = sentence_bounds(text, start, end)
                 left, right = _clause(text, s_start, s_end, start, end)
-                add(name, "family", _value(text, left, right, start, b), start, b)
+                add(name, "family", _value(text, left, right, start, b), s_start, start, b)
             continue
         s_start, s_end = sentence_bounds(text, start, end)
         left, right = _clause(text, s_start, s_end, start, end)
@@ -401,11 +400,11 @@ def cue_facts(text: str, names: Names) -> list[CueFact]:
         link = _kin_link(text, named, s_start, s_end, start, end)
         if link is not None:
             owner, lo, hi = link
-            add(owner, "family", " ".join(text[lo:hi].split()), start, end)
+            add(owner, "family", " ".join(text[lo:hi].split()), s_start, start, end)
         elif _HAD_KIN.search(folded[left:start]):
             owner = _owner(people, text, s_start, s_end, start)
             if owner is not None:
-                add(owner, "family", _value(text, left, right, start, end), start, end)
+                add(owner, "family", _value(text, left, right, start, end), s_start, start, end)
     return sorted(found.values(), key=lambda f: (f.start, f.attribute))
 
 
@@ -464,15 +463,11 @@ def _owner(
     named_here = _owners(people, s_start, s_end)
     owner = owner_of(people, text, at)
     if owner is not None and owner in named_here:
-        last = (
-            max(b for a, b, n in people if n == owner and s_start <= a < at)
-            if any(n == owner and s_start <= a < at for a, _, n in people)
-            else at
-        )
-        pronoun = _SUBJECT_PRONOUN.search(text, last, at) if last < at else None
-        if pronoun is not None and _PRONOUN_GENDER.get(pronoun.group().lower(), "") != _gender(
-            owner
-        ):
+        last = max((b for a, b, n in people if n == owner and s_start <= a < at), default=at)
+        pronoun = _SUBJECT_PRONOUN.search(text, last, at)
+        # "they" has no gender: it never stands for one named person.
+        said = _PRONOUN_GENDER.get(pronoun.group().lower(), "") if pronoun else None
+        if pronoun is not None and said != _gender(owner):
             return None
         return owner
     if named_here or in_speech(text, at, "\n\n"):
@@ -481,12 +476,12 @@ def _owner(
     # whom a nameless description is of is far more often the last subject than the last
     # person looked at or spoken to).
     before = [(b, n) for a, b, n in people if at - CARRY_CHARS <= a and b <= at]
-    if not before or at - before[-1][0] > CARRY_CHARS:
+    if not before:
         return None
     last, owner = before[-1]
+    known = _gender(owner)
     for pronoun in _SUBJECT_PRONOUN.finditer(text, last, at):
         said = _PRONOUN_GENDER.get(pronoun.group().lower())
-        known = _gender(owner)
         if said is not None and known is not None and said != known:
             return None
     return owner
