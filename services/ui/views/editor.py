@@ -59,11 +59,17 @@ def load_into_editor(api: ApiClient, chapter_id: str) -> bool:
     return True
 
 
+def open_with_focus(api: ApiClient, chapter_id: str, **focus: Any) -> None:
+    """Open a chapter in the editor with what led there shown above the text: a search's
+    `passage`, or a bible fact's or audit citation's `quote` (and its `start`) in place."""
+    if load_into_editor(api, chapter_id):
+        st.session_state.editor_focus = {"chapter_id": chapter_id, **focus}
+        st.session_state.page = "editor"
+
+
 def open_at_quote(api: ApiClient, chapter_id: str, quote: str, start: int | None) -> None:
     """Open a chapter in the editor with a quote of it shown in place (bible, audit)."""
-    if load_into_editor(api, chapter_id):
-        st.session_state.editor_focus = {"chapter_id": chapter_id, "quote": quote, "start": start}
-        st.session_state.page = "editor"
+    open_with_focus(api, chapter_id, quote=quote, start=start)
 
 
 def on_load_chapter(api: ApiClient) -> None:

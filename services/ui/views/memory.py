@@ -8,7 +8,7 @@ from services.ui.api_client import ApiClient, ApiError, Book, BookSearch, Collec
 from services.ui.i18n import Labels
 from services.ui.logic import excerpt, highlighted
 from services.ui.session import flash, show_flash, shown
-from services.ui.views.editor import load_into_editor
+from services.ui.views.editor import open_with_focus
 from services.ui.views.manuscript import reindex_tool
 
 PAGE_SIZE = 20
@@ -32,9 +32,7 @@ def render(api: ApiClient, book: Book, t: Labels) -> None:
 
 def on_open_passage(api: ApiClient, chapter_id: str, passage: str) -> None:
     """A search result opens its chapter in the editor, the passage shown above the text."""
-    if load_into_editor(api, chapter_id):
-        st.session_state.editor_focus = {"chapter_id": chapter_id, "passage": passage}
-        st.session_state.page = "editor"
+    open_with_focus(api, chapter_id, passage=passage)
 
 
 def search_section(api: ApiClient, book: Book, t: Labels) -> None:
